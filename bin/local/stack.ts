@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { QUEUE_SETTINGS, WORKER_TIMEOUT_SECONDS } from '../../shared/queues.js';
+import { ROUTES } from '../../shared/routes.js';
+import { WORKERS } from '../../shared/workers.js';
+import { localCredentials } from './aws.js';
+import { devKeysDirectory, ensureDevKeys } from './dev-keys.js';
+import { startLocalDynamo } from './dynamodb.js';
+import { startGateway } from './gateway.js';
+import { SqsPoller, type SqsHandler } from './poller.js';
+import { startLocalSqs } from './sqs.js';
+import { pathToFileURL } from 'node:url';
+
+export interface LocalStackOptions {
+  /** The project root (handlers are loaded from it, data kept under its `.local/`). */
+  root: string;
+  /** 0 for any free port. */
+  port: number;
+  /** Keep the data on disk under `.local/dynamodb` (default), or in memory only. */
+  inMemory?: boolean;
+  /** Shorter visibility timeouts make retries quick in tests. */
+  visibilityTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  url: string;
+  /** Set when no CLERK_JWT_KEY / CLERK_SECRET_KEY was given and a development key pair signs tokens. */
+  devKeysDirectory?: string;
+  dynamoEndpoint: string;
+  sqsEndpoint: string;
+  queueUrls: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export const LOCAL_STAGE = 'local';
+export const LOCAL_TABLE = 'ai-chat-local';
+
+/**
+ * The whole API on this machine: dynalite, local-aws-sqs, a poller per worker and the local gateway,
+ * all in this process, running the very handler modules the stack deploys. Configuration comes from
+ * the environment as in Lambda; this sets the variables the stack would (table, queues, endpoints).
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  const env = process.env;
+  let devKeys: string | undefined;
+  if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
+    const keys = ensureDevKeys(devKeysDirectory(options.root));
+    env.CLERK_JWT_KEY = keys.publicKeyPem;
+    devKeys = keys.directory;
+  }
+
+  const dynamo = await startLocalDynamo({
+    tableName: LOCAL_TABLE,
+    path: options.inMemory ? undefined : join(options.root, '.local', 'dynamodb'),
+  });
+  const sqs = await startLocalSqs({ stage: LOCAL_STAGE, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+
+  Object.assign(env, {
+    AWS_REGION: localCredentials.region,
+    AWS_ACCESS_KEY_ID: localCredentials.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    TABLE_NAME: LOCAL_TABLE,
+    STAGE: LOCAL_STAGE,
+    ASK_QUEUE_URL: sqs.queues.ask.url,
+    CTX_QUEUE_URL: sqs.queues.ctx.url,
+  });
+  delete env.AWS_PROFILE;
+
+  const pollers = WORKERS.map((worker) => {
+    const queue = sqs.queues[worker.queue];
+    return new SqsPoller({
+      client: sqs.client,
+      queueUrl: worker.deadLetter ? queue.deadLetterUrl : queue.url,
+      queueArn: worker.deadLetter ? queue.deadLetterArn : queue.arn,
+      fifo: queue.definition.fifo,
+      functionName: worker.name,
+      batchSize: QUEUE_SETTINGS.batchSize,
+      maxConcurrency: worker.maxConcurrency,
+      timeoutSeconds: WORKER_TIMEOUT_SECONDS,
+      loadHandler: async () => (await import(pathToFileURL(join(options.root, worker.entry)).href)).handler as SqsHandler,
+      log,
+    });
+  });
+
+  const gateway = await startGateway({
+    routes: ROUTES,
+    root: options.root,
+    port: options.port,
+    corsOrigins: (env.CORS_ORIGINS ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
+    log,
+  });
+  for (const poller of pollers) poller.start();
+
+  return {
+    url: gateway.url,
+    devKeysDirectory: devKeys,
+    dynamoEndpoint: dynamo.endpoint,
+    sqsEndpoint: sqs.endpoint,
+    queueUrls: { ask: sqs.queues.ask.url, ctx: sqs.queues.ctx.url },
+    close: async () => {
+      await gateway.close();
+      await Promise.all(pollers.map((poller) => poller.stop()));
+      await sqs.close();
+      await dynamo.close();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+/** Who is calling: taken from a verified token only, never from the body or the path. */
+export interface Principal {
+  readonly orgId: string;
+  readonly userId: string;
+  /** The org role as Clerk names it in v1 tokens, e.g. `org:admin`, `org:member`. */
+  readonly role: string;
+}
+
+export const ORG_ID_PATTERN = /^org_[a-zA-Z0-9]+$/;
+
+/** Org admins may read every session of their org (but change only their own). */
+export const isOrgAdmin = (principal: Principal): boolean => principal.role === 'org:admin';

@@ -1,0 +1,85 @@
+import { verifyToken } from '@clerk/backend';
+import { AppError } from '../errors.js';
+import { ORG_ID_PATTERN, type Principal } from './principal.js';
+
+/** Why a token was refused: logged, never answered (the answer is the same for every reason). */
+export class TokenRejected extends AppError {
+  constructor(readonly reason: string) {
+    super('unauthenticated', 'unauthorized', 'A valid bearer token is required.');
+  }
+}
+
+export interface ClerkSettings {
+  jwtKey?: string;
+  secretKey?: string;
+  authorizedParties?: string[];
+}
+
+/** Clerk settings from Clerk's own variable names. A PEM given with literal `\n`s is unescaped. */
+export function clerkSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ClerkSettings {
+  const parties = env.CLERK_AUTHORIZED_PARTIES?.split(',').map((party) => party.trim()).filter(Boolean);
+  return {
+    jwtKey: env.CLERK_JWT_KEY?.replace(/\\n/g, '\n') || undefined,
+    secretKey: env.CLERK_SECRET_KEY || undefined,
+    authorizedParties: parties?.length ? parties : undefined,
+  };
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+/** Clerk user ids are `user_...`; anything with our key separator cannot be one. */
+const USER_ID_PATTERN = /^[A-Za-z0-9_|:.@-]{1,128}$/;
+
+interface ClerkClaims {
+  sub?: unknown;
+  /** v2 tokens: the active organization. */
+  o?: { id?: unknown; rol?: unknown };
+  /** v1 tokens. */
+  org_id?: unknown;
+  org_role?: unknown;
+}
+
+/**
+ * Verifies `Authorization: Bearer <Clerk session token>` (RS256 signature, exp/nbf with Clerk's
+ * clock skew, azp against the authorized parties) and returns who is calling.
+ * @throws TokenRejected (401) for any bad token; AppError 403 when the token has no active organization.
+ */
+export async function authenticate(authorization: string | undefined, settings: ClerkSettings): Promise<Principal> {
+  if (!authorization) throw new TokenRejected('no Authorization header');
+  const token = BEARER.exec(authorization.trim())?.[1];
+  if (!token) throw new TokenRejected('Authorization is not "Bearer <jwt>"');
+  if (!settings.jwtKey && !settings.secretKey) {
+    throw new Error('Clerk is not configured: set CLERK_JWT_KEY or CLERK_SECRET_KEY');
+  }
+  let claims: ClerkClaims;
+  try {
+    claims = (await verifyToken(token, {
+      jwtKey: settings.jwtKey,
+      secretKey: settings.jwtKey ? undefined : settings.secretKey,
+      authorizedParties: settings.authorizedParties,
+    })) as ClerkClaims;
+  } catch (error) {
+    throw new TokenRejected(`verification failed: ${(error as Error).message}`);
+  }
+  const userId = claims.sub;
+  if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) throw new TokenRejected('no usable sub claim');
+
+  const orgId = claims.o?.id ?? claims.org_id;
+  if (orgId === undefined || orgId === null || orgId === '') {
+    throw new AppError(
+      'forbidden',
+      'no_active_organization',
+      'Your token has no active organization. Select an organization in your app and try again.',
+    );
+  }
+  if (typeof orgId !== 'string' || !ORG_ID_PATTERN.test(orgId)) {
+    throw new AppError('forbidden', 'invalid_organization', 'The organization in your token is not a valid organization id.');
+  }
+  return { orgId, userId, role: roleOf(claims) };
+}
+
+/** v2 tokens say `o.rol: "admin"`, v1 tokens `org_role: "org:admin"`; both become `org:admin`. */
+function roleOf(claims: ClerkClaims): string {
+  const v2 = claims.o?.rol;
+  if (typeof v2 === 'string' && v2) return v2.startsWith('org:') ? v2 : `org:${v2}`;
+  return typeof claims.org_role === 'string' && claims.org_role ? claims.org_role : 'org:member';
+}

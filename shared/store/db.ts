@@ -1,0 +1,31 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** A handle on the single table: the document client and the table's name. */
+export interface Db {
+  readonly doc: DynamoDBDocumentClient;
+  readonly table: string;
+}
+
+/** A {@link Db} over a DynamoDB client (the tests point one at dynalite or DynamoDB Local). */
+export function createDb(client: DynamoDBClient, table: string): Db {
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  });
+  return { doc, table };
+}
+
+let fromEnvironment: Db | undefined;
+
+/**
+ * The table this process works on: `TABLE_NAME`, reached at the SDK's usual endpoint
+ * (`AWS_ENDPOINT_URL_DYNAMODB` points it at the local store). Made once per process, on first use.
+ */
+export function defaultDb(): Db {
+  if (!fromEnvironment) {
+    const table = process.env.TABLE_NAME;
+    if (!table) throw new Error('TABLE_NAME is not set');
+    fromEnvironment = createDb(new DynamoDBClient({}), table);
+  }
+  return fromEnvironment;
+}

@@ -1,0 +1,39 @@
+/**
+ * Key builders for the single table. Every key starts with the tenant (`ORG#<orgId>`), so a key
+ * built from a verified token can only ever reach that tenant's items.
+ */
+const sessionPk = (orgId: string, sessionId: string): string => `ORG#${orgId}#SESSION#${sessionId}`;
+
+export const SESSION_SK = 'SESSION';
+export const MESSAGE_SK_PREFIX = 'MSG#';
+export const TASK_SK_PREFIX = 'CTX#';
+const SESSION_OWNER_SK_PREFIX = 'SESSION#';
+
+export const keys = {
+  session: (orgId: string, sessionId: string) => ({ pk: sessionPk(orgId, sessionId), sk: SESSION_SK }),
+  /** GSI1 keys of a session: its owner's list, sorted by the (time-ordered) session id. */
+  sessionOwner: (orgId: string, userId: string, sessionId: string) => ({
+    gsi1pk: `ORG#${orgId}#USER#${userId}`,
+    gsi1sk: `${SESSION_OWNER_SK_PREFIX}${sessionId}`,
+  }),
+  /** All items of one session (the session, its messages and tasks) share one partition. */
+  sessionPartition: sessionPk,
+  message: (orgId: string, sessionId: string, messageId: string) => ({
+    pk: sessionPk(orgId, sessionId),
+    sk: `${MESSAGE_SK_PREFIX}${messageId}`,
+  }),
+  task: (orgId: string, sessionId: string, taskId: string) => ({
+    pk: sessionPk(orgId, sessionId),
+    sk: `${TASK_SK_PREFIX}${taskId}`,
+  }),
+} as const;
+
+/** The attributes that hold keys: stripped before an item leaves the store. */
+export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'expires_at', 'entity'] as const;
+
+/** An item without its key attributes. */
+export function withoutKeys<T extends Record<string, unknown>>(item: T): Omit<T, (typeof KEY_ATTRIBUTES)[number]> {
+  const copy: Record<string, unknown> = { ...item };
+  for (const attribute of KEY_ATTRIBUTES) delete copy[attribute];
+  return copy as Omit<T, (typeof KEY_ATTRIBUTES)[number]>;
+}

@@ -1,0 +1,46 @@
+import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { LIMITS } from '../limits.js';
+import type { Db } from './db.js';
+
+export interface Page<T> {
+  items: T[];
+  has_more: boolean;
+  /** The last item's id, to pass back as `after`; null on the last page. */
+  next: string | null;
+}
+
+/**
+ * Runs a query until it has `limit` items (or the byte budget of one answer is spent), following
+ * DynamoDB's own pages, and tells whether more remain. One item more than asked is read to know that.
+ */
+export async function queryPage<T>(
+  db: Db,
+  input: Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>,
+  options: { limit: number; exclusiveStartKey?: Record<string, unknown>; view: (item: Record<string, unknown>) => T; idOf: (item: T) => string },
+): Promise<Page<T>> {
+  const items: T[] = [];
+  let bytes = 0;
+  let startKey = options.exclusiveStartKey;
+  let hasMore = false;
+  do {
+    const page = await db.doc.send(
+      new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey, Limit: options.limit + 1 - items.length }),
+    );
+    for (const raw of page.Items ?? []) {
+      if (items.length === options.limit) {
+        hasMore = true;
+        break;
+      }
+      const item = options.view(raw);
+      bytes += Buffer.byteLength(JSON.stringify(item));
+      if (bytes > LIMITS.maxListResponseBytes && items.length > 0) {
+        hasMore = true;
+        break;
+      }
+      items.push(item);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (!hasMore && startKey && items.length <= options.limit);
+  const last = items.at(-1);
+  return { items, has_more: hasMore, next: hasMore && last ? options.idOf(last) : null };
+}

@@ -1,0 +1,17 @@
+import type { QueueDefinition } from './queues.js';
+
+/**
+ * The queue consumers: one source for the CDK stack (an event source mapping each) and the local
+ * stack (a poller each). `entry` is relative to the project root and exports `handler`.
+ */
+export interface Worker {
+  readonly name: string;
+  readonly queue: QueueDefinition['id'];
+  /** Consumes the queue's dead-letter queue instead of the queue. */
+  readonly deadLetter: boolean;
+  readonly entry: string;
+  /** Batches handled at once. */
+  readonly maxConcurrency: number;
+}
+
+export const WORKERS: readonly Worker[] = [];
