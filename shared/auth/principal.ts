@@ -6,7 +6,12 @@ export interface Principal {
   readonly role: string;
 }
 
-export const ORG_ID_PATTERN = /^org_[a-zA-Z0-9]+$/;
+/**
+ * `org_` and letters and digits, as Clerk makes them (`org_2abc...`). Single underscores between
+ * groups are accepted too, so the integration guide's own examples (`org_medical_clinic`) work.
+ * Never `#` (our key separator) and never anything that is not a safe environment variable name part.
+ */
+export const ORG_ID_PATTERN = /^org_[a-zA-Z0-9]+(?:_[a-zA-Z0-9]+)*$/;
 
 /** Org admins may read every session of their org (but change only their own). */
 export const isOrgAdmin = (principal: Principal): boolean => principal.role === 'org:admin';

@@ -17,7 +17,7 @@ export function describeZodError(error: z.ZodError, where: 'body' | 'query'): st
     if (issue.code === 'invalid_type') return where === 'body' ? 'The request body must be a JSON object.' : 'The query is not valid.';
     return sentence(issue.message);
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${noun} "${path}" is required.`;
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return `${noun} "${path}" is required.`;
   return `${noun} "${path}" ${lowerFirst(issue.message)}${issue.message.endsWith('.') ? '' : '.'}`;
 }
 

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { client } from '../helpers/local-api.js';
+import { PROJECT_ROOT } from '../helpers/local-api.js';
+import { makeKeys, mintToken } from '../helpers/tokens.js';
+
+/**
+ * What a client team does on a laptop: mint its own RS256 keys, start `npm start` with
+ * CLERK_JWT_KEY and CLERK_AUTHORIZED_PARTIES, call the sessions routes, stop it with Ctrl-C.
+ */
+describe('npm start', () => {
+  const keys = makeKeys();
+  const party = 'https://doctor.example';
+  let child: ChildProcess;
+  let output = '';
+  let url: string;
+
+  beforeAll(async () => {
+    child = spawn('npm', ['start', '--', '--port', '0', '--in-memory'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, CLERK_JWT_KEY: keys.publicKeyPem, CLERK_AUTHORIZED_PARTIES: `https://other.example,${party}`, PORT: '' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    const deadline = Date.now() + 30_000;
+    while (!/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+  }, 40_000);
+
+  afterAll(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone, as it should be after the Ctrl-C test
+    }
+  });
+
+  it('uses the given key only, and says nothing of a development key', () => {
+    expect(output).not.toMatch(/DEVELOPMENT key/);
+  });
+
+  it('serves the sessions routes to a token signed with the client’s own key', async () => {
+    const doctor = client(url, await mintToken(keys, { org: 'org_medical_clinic', user: 'user_doc', azp: party }));
+    const created = await doctor.post('/openai/sessions', { name: 'Consultation - John Doe', system_prompt: 'You are Dr. AI' });
+    expect(created).toMatchObject({ status: 201, body: { name: 'Consultation - John Doe', org_id: 'org_medical_clinic' } });
+    expect(await doctor.get(`/openai/sessions/${created.body.session_id}`)).toMatchObject({ status: 200 });
+    expect(await doctor.get('/openai/sessions?limit=50&include_last=false')).toMatchObject({ status: 200, body: { has_more: false } });
+    expect(await doctor.patch(`/openai/sessions/${created.body.session_id}`, { end: true })).toMatchObject({ status: 200 });
+    expect(await doctor.post('/openai/sessions', '{bad')).toMatchObject({ status: 400, body: { code: 'invalid_json' } });
+  });
+
+  it('refuses a token for another party, another key or no organization', async () => {
+    const wrongParty = client(url, await mintToken(keys, { azp: 'https://evil.example' }));
+    const otherKey = client(url, await mintToken(makeKeys(), { azp: party }));
+    const noOrg = client(url, await mintToken(keys, { org: null, azp: party }));
+    expect(await wrongParty.get('/openai/sessions')).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    expect(await otherKey.get('/openai/sessions')).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    expect(await noOrg.get('/openai/sessions')).toMatchObject({ status: 403, body: { code: 'no_active_organization' } });
+  });
+
+  it('logs one line per request and stops cleanly on Ctrl-C', async () => {
+    expect(output).toMatch(/POST \/openai\/sessions 201 \d+ms/);
+    expect(output).toMatch(/GET \/openai\/sessions 401 \d+ms/);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    process.kill(-child.pid!, 'SIGINT');
+    // npm re-raises the signal it got; the server below it stops on its own and exits 0.
+    const { code, signal } = await exited;
+    expect(code === 0 || signal === 'SIGINT').toBe(true);
+    expect(output).toMatch(/SIGINT: stopping/);
+    expect(output).not.toMatch(/Error|ERR!/);
+  }, 20_000);
+});
