@@ -1,14 +1,14 @@
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { authenticate, clerkSettingsFromEnv, TokenRejected } from '../auth/verify.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { logger } from '../logger.js';
 import { errorResponse, jsonResponse } from './errors.js';
-import { describeZodError } from './validation.js';
+import { validate } from './validation.js';
 
 /** What a route's function gets: the verified caller and its validated input. */
 export interface ApiRequest<Body, Query, Params> {
@@ -30,10 +30,10 @@ export interface ApiResult {
 
 export interface RouteSpec<Body, Query, Params> {
   /** The JSON body's schema; a route without one takes no body. */
-  body?: z.ZodType<Body>;
-  query?: z.ZodType<Query>;
+  body?: z.ZodMiniType<Body>;
+  query?: z.ZodMiniType<Query>;
   /** Path parameters; ids that fail it name nothing, so they answer 404 with this name. */
-  params?: z.ZodType<Params>;
+  params?: z.ZodMiniType<Params>;
   notFoundName?: string;
 }
 
@@ -97,10 +97,10 @@ function requestIdOf(event: APIGatewayProxyEventV2, context: Context): string {
   return event.requestContext?.requestId ?? context.awsRequestId;
 }
 
-function parse<T>(schema: z.ZodType<T>, input: unknown, where: 'body' | 'query'): T {
-  const result = schema.safeParse(input);
-  if (!result.success) throw invalid(describeZodError(result.error, where));
-  return result.data;
+function parse<T>(schema: z.ZodMiniType<T>, input: unknown, where: 'body' | 'query'): T {
+  const result = validate(schema, input, where);
+  if (!result.ok) throw invalid(result.message);
+  return result.value;
 }
 
 /**

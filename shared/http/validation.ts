@@ -1,14 +1,39 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
+
+type RawIssue = z.core.$ZodRawIssue;
+type Issue = z.core.$ZodIssue;
+
+const typeOf = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+
+/**
+ * Our wording for zod's issues (zod/mini ships no messages of its own). Messages set on a schema
+ * win over this.
+ */
+export function issueMessage(issue: RawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'is required';
+      return `must be ${issue.expected === 'object' ? 'an object' : issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}, not ${typeOf(issue.input)}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'too_big':
+      return `must be at most ${issue.maximum}${issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' entries' : ''}`;
+    case 'too_small':
+      return `must be at least ${issue.minimum}${issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' entries' : ''}`;
+    default:
+      return undefined;
+  }
+}
 
 /**
  * One sentence naming the first field that failed, e.g. `Field "name" must not be empty.` or
  * `Unknown field "colour".`
  */
-export function describeZodError(error: z.ZodError, where: 'body' | 'query'): string {
+export function describeZodError(error: { issues: Issue[] }, where: 'body' | 'query'): string {
   const issue = error.issues[0];
   if (!issue) return where === 'body' ? 'The request body is not valid.' : 'The query is not valid.';
   const path = issue.path.map(String).join('.');
-  const noun = where === 'body' ? 'Field' : 'Query parameter';
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map((key) => `"${path ? `${path}.` : ''}${key}"`).join(', ');
     return `Unknown ${where === 'body' ? 'field' : 'query parameter'}${issue.keys.length > 1 ? 's' : ''} ${names}.`;
@@ -17,14 +42,17 @@ export function describeZodError(error: z.ZodError, where: 'body' | 'query'): st
     if (issue.code === 'invalid_type') return where === 'body' ? 'The request body must be a JSON object.' : 'The query is not valid.';
     return sentence(issue.message);
   }
-  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return `${noun} "${path}" is required.`;
-  return `${noun} "${path}" ${lowerFirst(issue.message)}${issue.message.endsWith('.') ? '' : '.'}`;
+  return sentence(`${where === 'body' ? 'Field' : 'Query parameter'} "${path}" ${issue.message}`);
 }
 
-const lowerFirst = (text: string): string => {
-  // zod's own messages read "Invalid input: expected string, received number".
-  const cleaned = text.replace(/^Invalid input: /, 'is invalid: ');
-  return cleaned.charAt(0).toLowerCase() + cleaned.slice(1);
-};
+const sentence = (text: string): string => (/[.?!]$/.test(text) ? text : `${text}.`);
 
-const sentence = (text: string): string => (text.endsWith('.') ? text : `${text}.`);
+/** Validates input against a schema; the error is one sentence naming the field. */
+export function validate<T>(
+  schema: z.ZodMiniType<T>,
+  input: unknown,
+  where: 'body' | 'query',
+): { ok: true; value: T } | { ok: false; message: string } {
+  const result = schema.safeParse(input, { error: issueMessage });
+  return result.success ? { ok: true, value: result.data } : { ok: false, message: describeZodError(result.error, where) };
+}

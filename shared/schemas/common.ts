@@ -1,36 +1,39 @@
-import { z } from 'zod';
+// zod/mini rather than classic zod: the same schemas at a tenth of the import time, which every API
+// handler pays on a cold start.
+import * as z from 'zod/mini';
 import { ID_PATTERN } from '../ids.js';
 import { LIMITS } from '../limits.js';
 
 /** An id in a path or cursor: one of ours, or it names nothing. */
-export const IdSchema = z.string().regex(ID_PATTERN, 'must be an id returned by this API');
+export const IdSchema = z.string().check(z.regex(ID_PATTERN, 'must be an id returned by this API'));
 
 /** `limit` from a query string: a whole number in 1..max. */
-export const limitParam = (max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be a whole number from 1 to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(1, `must be a whole number from 1 to ${max}`).max(max, `must be a whole number from 1 to ${max}`))
-    .optional()
-    .default(LIMITS.defaultPageSize);
+export const limitParam = (max: number) => {
+  const message = `must be a whole number from 1 to ${max}`;
+  return z._default(
+    z.pipe(
+      z.string().check(z.regex(/^\d+$/, message)),
+      z.pipe(z.transform(Number), z.number().check(z.minimum(1, message), z.maximum(max, message))),
+    ),
+    LIMITS.defaultPageSize,
+  );
+};
 
 /** A boolean flag from a query string. */
-export const booleanParam = z
-  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
-  .transform((value) => value === 'true' || value === '1')
-  .optional()
-  .default(false);
+export const booleanParam = z._default(
+  z.pipe(z.enum(['true', 'false', '1', '0'], 'must be true or false'), z.transform((value) => value === 'true' || value === '1')),
+  false,
+);
 
 /** Text a person wrote: a message, a task, a system prompt. */
 export const textField = (max: number = LIMITS.maxTextChars) =>
-  z.string().max(max, `must be at most ${max} characters`);
+  z.string().check(z.maxLength(max, `must be at most ${max} characters`));
 
 /** The body of an error answer, as the contract fixes it. */
 export const ErrorBodySchema = z
   .object({
-    error: z.string().meta({ description: 'A sentence a person can act on.' }),
-    code: z.string().meta({ description: 'A machine-readable code.' }),
-    request_id: z.string().optional().meta({ description: 'Present on 500s: quote it when reporting the problem.' }),
+    error: z.string(),
+    code: z.string(),
+    request_id: z.optional(z.string()),
   })
-  .meta({ id: 'Error' });
+  .register(z.globalRegistry, { id: 'Error', description: 'Every error: a sentence a person can act on and a machine code.' });

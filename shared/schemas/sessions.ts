@@ -1,37 +1,37 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { LIMITS } from '../limits.js';
 import { booleanParam, IdSchema, limitParam, textField } from './common.js';
 
-const nameField = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(LIMITS.maxNameChars, `must be at most ${LIMITS.maxNameChars} characters`);
+const nameField = z.string().check(
+  z.trim(),
+  z.minLength(1, 'must not be empty'),
+  z.maxLength(LIMITS.maxNameChars, `must be at most ${LIMITS.maxNameChars} characters`),
+);
 
 /** POST /openai/sessions */
 export const CreateSessionBody = z
   .strictObject({
-    name: nameField.optional(),
-    system_prompt: textField().nullable().optional(),
+    name: z.optional(nameField),
+    system_prompt: z.optional(z.nullable(textField())),
   })
-  .meta({ id: 'CreateSessionBody' });
+  .register(z.globalRegistry, { id: 'CreateSessionBody' });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
 /** PATCH /openai/sessions/{session_id} */
 export const UpdateSessionBody = z
   .strictObject({
-    name: nameField.optional(),
-    system_prompt: textField().nullable().optional(),
-    end: z.literal(true, { error: 'can only be true: an ended session cannot be reopened' }).optional(),
+    name: z.optional(nameField),
+    system_prompt: z.optional(z.nullable(textField())),
+    end: z.optional(z.literal(true, 'can only be true: an ended session cannot be reopened')),
   })
-  .refine((body) => Object.keys(body).length > 0, { error: 'Give at least one of name, system_prompt or end.' })
-  .meta({ id: 'UpdateSessionBody' });
+  .check(z.refine((body) => Object.keys(body).length > 0, 'Give at least one of name, system_prompt or end.'))
+  .register(z.globalRegistry, { id: 'UpdateSessionBody' });
 export type UpdateSessionBody = z.infer<typeof UpdateSessionBody>;
 
 /** GET /openai/sessions */
 export const ListSessionsQuery = z.object({
   limit: limitParam(LIMITS.maxSessionPageSize),
-  after: IdSchema.optional(),
+  after: z.optional(IdSchema),
   include_last: booleanParam,
 });
 export type ListSessionsQuery = z.infer<typeof ListSessionsQuery>;
@@ -43,13 +43,13 @@ export const SessionSchema = z
   .object({
     session_id: z.string(),
     name: z.string(),
-    system_prompt: z.string().nullable(),
+    system_prompt: z.nullable(z.string()),
     session_start: z.iso.datetime(),
-    session_end: z.iso.datetime().nullable(),
+    session_end: z.nullable(z.iso.datetime()),
     user_id: z.string(),
     org_id: z.string(),
-    message_count: z.number().int(),
-    last_message: z.record(z.string(), z.unknown()).nullable().optional(),
+    message_count: z.number(),
+    last_message: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
   })
-  .meta({ id: 'Session' });
+  .register(z.globalRegistry, { id: 'Session' });
 export type Session = z.infer<typeof SessionSchema>;

@@ -149,7 +149,7 @@ describe('bad input over HTTP', () => {
 
   it('names the field in the sentence', async () => {
     const answer = await (await as()).post('/openai/sessions', { name: 'ok', system_prompt: 12 });
-    expect(answer.body.error).toBe('Field "system_prompt" is invalid: expected string, received number.');
+    expect(answer.body.error).toBe('Field "system_prompt" must be a string, not a number.');
     const unknown = await (await as()).post('/openai/sessions', { nmae: 'typo' });
     expect(unknown.body.error).toBe('Unknown field "nmae".');
   });

@@ -1,12 +1,12 @@
-import { describeZodError } from '../../shared/http/validation.js';
+import { validate } from '../../shared/http/validation.js';
 import { LIMITS } from '../../shared/limits.js';
 import { CreateSessionBody, ListSessionsQuery, SessionPathParams, UpdateSessionBody } from '../../shared/schemas/sessions.js';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
-function messageFor(schema: z.ZodType, input: unknown, where: 'body' | 'query' = 'body'): string {
-  const result = schema.safeParse(input);
-  if (result.success) throw new Error(`expected ${JSON.stringify(input)} to be refused`);
-  return describeZodError(result.error, where);
+function messageFor(schema: z.ZodMiniType, input: unknown, where: 'body' | 'query' = 'body'): string {
+  const result = validate(schema, input, where);
+  if (result.ok) throw new Error(`expected ${JSON.stringify(input)} to be refused`);
+  return result.message;
 }
 
 describe('session request schemas', () => {
@@ -21,7 +21,7 @@ describe('session request schemas', () => {
   });
 
   it.each([
-    [CreateSessionBody, { name: 42 }, 'Field "name" is invalid: expected string, received number.'],
+    [CreateSessionBody, { name: 42 }, 'Field "name" must be a string, not a number.'],
     [CreateSessionBody, { name: '   ' }, 'Field "name" must not be empty.'],
     [CreateSessionBody, { name: 'x'.repeat(LIMITS.maxNameChars + 1) }, `Field "name" must be at most ${LIMITS.maxNameChars} characters.`],
     [CreateSessionBody, { system_prompt: 'x'.repeat(LIMITS.maxTextChars + 1) }, 'Field "system_prompt" must be at most 100000 characters.'],
@@ -31,7 +31,8 @@ describe('session request schemas', () => {
     [CreateSessionBody, 'text', 'The request body must be a JSON object.'],
     [UpdateSessionBody, { end: false }, 'Field "end" can only be true: an ended session cannot be reopened.'],
     [UpdateSessionBody, {}, 'Give at least one of name, system_prompt or end.'],
-  ] as Array<[z.ZodType, unknown, string]>)('refuses case %#, saying what is wrong', (schema, input, message) => {
+    [UpdateSessionBody, { end: 'yes' }, 'Field "end" can only be true: an ended session cannot be reopened.'],
+  ] as Array<[z.ZodMiniType, unknown, string]>)('refuses case %#, saying what is wrong', (schema, input, message) => {
     expect(messageFor(schema, input)).toBe(message);
   });
 
