@@ -38,16 +38,21 @@ export class SqsPoller {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  /** FIFO: groups with a batch in flight, and what arrived for them meanwhile, in order. */
-  private readonly busyGroups = new Map<string, Message[]>();
+  /** FIFO: received messages not yet handed over, per group, in order. */
+  private readonly pending = new Map<string, Message[]>();
+  /** FIFO: groups with a batch in flight. */
+  private readonly busyGroups = new Set<string>();
+  /** FIFO: groups with pending messages and no batch in flight, in arrival order. */
+  private readonly readyGroups: string[] = [];
   private handler: Promise<SqsHandler> | undefined;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
 
   constructor(private readonly options: PollerOptions) {}
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.abort = new AbortController();
     this.loop = this.run();
   }
 
@@ -59,17 +64,25 @@ export class SqsPoller {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  private get pendingCount(): number {
+    let count = 0;
+    for (const messages of this.pending.values()) count += messages.length;
+    return count;
+  }
+
   private async run(): Promise<void> {
+    const { batchSize, maxConcurrency } = this.options;
     while (this.running) {
       try {
-        if (this.inFlight.size >= this.options.maxConcurrency) {
+        // Like the event source mapping, take no more than the functions can work on.
+        if (this.inFlight.size >= maxConcurrency || this.pendingCount >= batchSize * maxConcurrency) {
           await Promise.race(this.inFlight);
           continue;
         }
         const { Messages } = await this.options.client.send(
           new ReceiveMessageCommand({
             QueueUrl: this.options.queueUrl,
-            MaxNumberOfMessages: Math.min(10, this.options.batchSize),
+            MaxNumberOfMessages: Math.min(10, batchSize),
             WaitTimeSeconds: this.options.waitTimeSeconds ?? 1,
             AttributeNames: ['All'],
             MessageAttributeNames: ['All'],
@@ -77,8 +90,8 @@ export class SqsPoller {
           { abortSignal: this.abort.signal },
         );
         if (!Messages?.length) continue;
-        if (this.options.fifo) this.dispatchFifo(Messages);
-        else this.dispatch(Messages);
+        if (this.options.fifo) this.queueFifo(Messages);
+        else this.track(this.handle(Messages).then(() => undefined));
       } catch (error) {
         if (!this.running) return;
         this.options.log?.(`poller ${this.options.functionName}: ${(error as Error).message}`);
@@ -87,32 +100,40 @@ export class SqsPoller {
     }
   }
 
-  private dispatchFifo(messages: Message[]): void {
-    const byGroup = new Map<string, Message[]>();
+  private queueFifo(messages: Message[]): void {
     for (const message of messages) {
       const group = message.Attributes?.MessageGroupId ?? '';
-      const held = this.busyGroups.get(group);
-      if (held) held.push(message);
-      else byGroup.set(group, [...(byGroup.get(group) ?? []), message]);
+      const queued = this.pending.get(group);
+      if (queued) queued.push(message);
+      else this.pending.set(group, [message]);
+      if (!this.busyGroups.has(group) && !this.readyGroups.includes(group)) this.readyGroups.push(group);
     }
-    for (const [group, batch] of byGroup) this.startGroup(group, batch);
+    this.startReadyGroups();
   }
 
-  private startGroup(group: string, batch: Message[]): void {
-    this.busyGroups.set(group, []);
-    this.track(
-      this.handle(batch).then((allSucceeded) => {
-        const held = this.busyGroups.get(group) ?? [];
-        this.busyGroups.delete(group);
-        // After a failure the held messages are left alone: they come back after their own
-        // visibility timeout, behind the failed one, as SQS keeps a group's order.
-        if (allSucceeded && held.length && this.running) this.startGroup(group, held.splice(0, this.options.batchSize));
-      }),
-    );
-  }
-
-  private dispatch(messages: Message[]): void {
-    this.track(this.handle(messages).then(() => undefined));
+  /** Starts one batch for each ready group, oldest first, while there is room. */
+  private startReadyGroups(): void {
+    while (this.running && this.inFlight.size < this.options.maxConcurrency && this.readyGroups.length) {
+      const group = this.readyGroups.shift()!;
+      const queued = this.pending.get(group) ?? [];
+      const batch = queued.splice(0, this.options.batchSize);
+      if (!queued.length) this.pending.delete(group);
+      if (!batch.length) continue;
+      this.busyGroups.add(group);
+      this.track(
+        this.handle(batch).then((allSucceeded) => {
+          this.busyGroups.delete(group);
+          if (!allSucceeded) {
+            // The rest of the group is left alone: it comes back after its visibility timeout,
+            // behind the failed message, as SQS keeps a group's order.
+            this.pending.delete(group);
+          } else if (this.pending.has(group)) {
+            this.readyGroups.push(group);
+          }
+          this.startReadyGroups();
+        }),
+      );
+    }
   }
 
   private track(work: Promise<void>): void {
@@ -120,26 +141,43 @@ export class SqsPoller {
     this.inFlight.add(tracked);
   }
 
-  /** Runs one batch; true when every record succeeded. */
+  private loadHandler(): Promise<SqsHandler> {
+    // A module that failed to load is tried again on the next batch, as a new Lambda instance would.
+    this.handler ??= this.options.loadHandler().catch((error: unknown) => {
+      this.handler = undefined;
+      throw error;
+    });
+    return this.handler;
+  }
+
+  /** Runs one batch and deletes what succeeded; true when every record succeeded. Never rejects. */
   private async handle(messages: Message[]): Promise<boolean> {
+    const { functionName, log } = this.options;
     const records = messages.map((message) => toRecord(message, this.options.queueArn, this.options.region ?? 'us-east-1'));
-    let failed = new Set(records.map((record) => record.messageId));
+    const ids = new Set(records.map((record) => record.messageId));
+    let failed = ids;
     try {
-      this.handler ??= this.options.loadHandler();
-      const handler = await this.handler;
-      const response = await handler({ Records: records }, lambdaContext(this.options.functionName, this.options.timeoutSeconds));
-      failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      const handler = await this.loadHandler();
+      const response = await handler({ Records: records }, lambdaContext(functionName, this.options.timeoutSeconds));
+      const reported = (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier);
+      // As Lambda does: a failure that names no record of the batch fails the whole batch.
+      failed = reported.every((id) => ids.has(id)) ? new Set(reported) : ids;
     } catch (error) {
-      this.options.log?.(`worker ${this.options.functionName} threw: ${(error as Error).message}`);
+      log?.(`worker ${functionName} threw: ${(error as Error).message}`);
     }
     const done = messages.filter((message) => !failed.has(message.MessageId!));
-    if (done.length) {
-      await this.options.client.send(
+    if (!done.length) return failed.size === 0;
+    try {
+      const result = await this.options.client.send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.options.queueUrl,
           Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })),
         }),
       );
+      for (const failure of result.Failed ?? []) log?.(`poller ${functionName}: could not delete a message: ${failure.Message}`);
+    } catch (error) {
+      // The messages come back after their visibility timeout; the workers are idempotent.
+      log?.(`poller ${functionName}: could not delete handled messages: ${(error as Error).message}`);
     }
     return failed.size === 0;
   }
