@@ -1,10 +1,13 @@
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isOrgAdmin, type Principal } from './auth/principal.js';
 import { forbidden, notFound } from './errors.js';
 import { newId } from './ids.js';
+import type { Message } from './schemas/messages.js';
 import type { CreateSessionBody, ListSessionsQuery, Session, UpdateSessionBody } from './schemas/sessions.js';
+import { batchWrite, deleteRequest } from './store/batch.js';
 import type { Db } from './store/db.js';
-import { keys, MESSAGE_SK_PREFIX, SESSION_SK, withoutKeys } from './store/keys.js';
+import { keys, MESSAGE_SK_PREFIX, SESSION_SK } from './store/keys.js';
+import { toMessage } from './views.js';
 import { queryPage, type Page } from './store/paging.js';
 import { TABLE } from './store/table.js';
 
@@ -173,7 +176,7 @@ async function attachLastMessages(db: Db, orgId: string, sessions: Session[]): P
   await Promise.all(Array.from({ length: Math.min(LAST_MESSAGE_CONCURRENCY, sessions.length) }, worker));
 }
 
-async function lastMessage(db: Db, orgId: string, sessionId: string): Promise<Record<string, unknown> | null> {
+async function lastMessage(db: Db, orgId: string, sessionId: string): Promise<Message | null> {
   const { Items } = await db.doc.send(
     new QueryCommand({
       TableName: db.table,
@@ -184,7 +187,7 @@ async function lastMessage(db: Db, orgId: string, sessionId: string): Promise<Re
     }),
   );
   const item = Items?.[0];
-  return item ? withoutKeys(item) : null;
+  return item ? toMessage(item) : null;
 }
 
 /**
@@ -216,21 +219,8 @@ export async function deleteSession(db: Db, principal: Principal, sessionId: str
       }),
     );
     const children = (page.Items ?? []).filter((item) => item.sk !== SESSION_SK);
-    await deleteItems(db, children as Array<{ pk: string; sk: string }>);
+    await batchWrite(db, children.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  await deleteItems(db, [key]);
-}
-
-/** BatchWriteItem takes 25 deletes at a time and may hand some back unprocessed; those are retried. */
-async function deleteItems(db: Db, itemKeys: Array<{ pk: string; sk: string }>): Promise<void> {
-  for (let start = 0; start < itemKeys.length; start += 25) {
-    let requests = itemKeys.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
-      if (attempt > 8) throw new Error('DynamoDB kept back part of a batch delete; try the delete again.');
-      const { UnprocessedItems } = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.table]: requests } }));
-      requests = (UnprocessedItems?.[db.table] ?? []) as typeof requests;
-    }
-  }
+  await batchWrite(db, [deleteRequest(key)]);
 }

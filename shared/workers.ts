@@ -14,4 +14,9 @@ export interface Worker {
   readonly maxConcurrency: number;
 }
 
-export const WORKERS: readonly Worker[] = [];
+export const WORKERS: readonly Worker[] = [
+  { name: 'AskWorker', queue: 'ask', deadLetter: false, entry: 'functions/workers/ask.ts', maxConcurrency: 10 },
+  { name: 'CtxWorker', queue: 'ctx', deadLetter: false, entry: 'functions/workers/ctx.ts', maxConcurrency: 10 },
+  { name: 'AskDeadLetters', queue: 'ask', deadLetter: true, entry: 'functions/workers/dead-letters.ts', maxConcurrency: 2 },
+  { name: 'CtxDeadLetters', queue: 'ctx', deadLetter: true, entry: 'functions/workers/dead-letters.ts', maxConcurrency: 2 },
+];

@@ -79,16 +79,7 @@ export class SqsPoller {
           await Promise.race(this.inFlight);
           continue;
         }
-        const { Messages } = await this.options.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.options.queueUrl,
-            MaxNumberOfMessages: Math.min(10, batchSize),
-            WaitTimeSeconds: this.options.waitTimeSeconds ?? 1,
-            AttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-          { abortSignal: this.abort.signal },
-        );
+        const Messages = await this.receive();
         if (!Messages?.length) continue;
         if (this.options.fifo) this.queueFifo(Messages);
         else this.track(this.handle(Messages).then(() => undefined));
@@ -98,6 +89,31 @@ export class SqsPoller {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+  }
+
+  /**
+   * Long-polls for one message, then takes what else is waiting up to the batch size. (local-aws-sqs
+   * answers a long poll only when it has the full count or the wait is over, which would add up to
+   * a second to every job.)
+   */
+  private async receive(): Promise<Message[]> {
+    const { batchSize } = this.options;
+    const receive = async (max: number, wait: number) =>
+      (
+        await this.options.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.options.queueUrl,
+            MaxNumberOfMessages: max,
+            WaitTimeSeconds: wait,
+            AttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: this.abort.signal },
+        )
+      ).Messages ?? [];
+    const first = await receive(1, this.options.waitTimeSeconds ?? 1);
+    if (!first.length || batchSize === 1) return first;
+    return [...first, ...(await receive(Math.min(10, batchSize) - 1, 0))];
   }
 
   private queueFifo(messages: Message[]): void {

@@ -7,7 +7,7 @@ import { devKeysDirectory, ensureDevKeys } from './dev-keys.js';
 import { startLocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
 import { SqsPoller, type SqsHandler } from './poller.js';
-import { startLocalSqs } from './sqs.js';
+import { startLocalSqs, type LocalSqs } from './sqs.js';
 import { pathToFileURL } from 'node:url';
 
 export interface LocalStackOptions {
@@ -19,6 +19,8 @@ export interface LocalStackOptions {
   inMemory?: boolean;
   /** Shorter visibility timeouts make retries quick in tests. */
   visibilityTimeoutSeconds?: number;
+  /** Start the queue pollers (default); tests that deliver jobs themselves turn them off. */
+  workers?: boolean;
   log?: (line: string) => void;
 }
 
@@ -29,6 +31,8 @@ export interface LocalStack {
   dynamoEndpoint: string;
   sqsEndpoint: string;
   queueUrls: Record<string, string>;
+  /** The SQS emulator, for tests that deliver or inspect jobs themselves. */
+  sqs: LocalSqs;
   close(): Promise<void>;
 }
 
@@ -69,7 +73,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   delete env.AWS_PROFILE;
 
-  const pollers = WORKERS.map((worker) => {
+  const pollers = (options.workers === false ? [] : WORKERS).map((worker) => {
     const queue = sqs.queues[worker.queue];
     return new SqsPoller({
       client: sqs.client,
@@ -100,6 +104,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoEndpoint: dynamo.endpoint,
     sqsEndpoint: sqs.endpoint,
     queueUrls: { ask: sqs.queues.ask.url, ctx: sqs.queues.ctx.url },
+    sqs,
     close: async () => {
       await gateway.close();
       await Promise.all(pollers.map((poller) => poller.stop()));

@@ -9,6 +9,8 @@ import { LIMITS } from '../limits.js';
 import { logger } from '../logger.js';
 import { errorResponse, jsonResponse } from './errors.js';
 import { validate } from './validation.js';
+import { runIdempotent } from './idempotency.js';
+import { defaultDb } from '../store/db.js';
 
 /** What a route's function gets: the verified caller and its validated input. */
 export interface ApiRequest<Body, Query, Params> {
@@ -35,6 +37,8 @@ export interface RouteSpec<Body, Query, Params> {
   /** Path parameters; ids that fail it name nothing, so they answer 404 with this name. */
   params?: z.ZodMiniType<Params>;
   notFoundName?: string;
+  /** Honours an `Idempotency-Key` header: a retried POST gets the first answer instead of running twice. */
+  idempotent?: boolean;
 }
 
 type Event = APIGatewayProxyEventV2 & { parsedBody?: unknown; principal?: Principal };
@@ -129,15 +133,13 @@ export function apiHandler<Body = undefined, Query = undefined, Params = undefin
       if (spec.body) body = parse(spec.body, event.parsedBody ?? {}, 'body');
       else if (event.parsedBody !== undefined) throw invalid('This request takes no body.');
       const query = spec.query ? parse(spec.query, event.queryStringParameters ?? {}, 'query') : (undefined as Query);
-      const result = await run({
-        principal: event.principal!,
-        body,
-        query,
-        params,
-        headers: event.headers ?? {},
-        requestId,
-        lambdaContext: context,
-      });
+      const principal = event.principal!;
+      const call = () => run({ principal, body, query, params, headers: event.headers ?? {}, requestId, lambdaContext: context });
+      const idempotencyKey = spec.idempotent ? event.headers?.['idempotency-key'] : undefined;
+      const result =
+        idempotencyKey === undefined
+          ? await call()
+          : await runIdempotent(defaultDb(), principal, idempotencyKey, { method: event.requestContext.http.method, path: event.rawPath, body: event.parsedBody }, call);
       return jsonResponse(result.status, result.body, requestId, result.headers);
     });
 }

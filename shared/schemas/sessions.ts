@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { LIMITS } from '../limits.js';
 import { booleanParam, IdSchema, limitParam, textField } from './common.js';
+import { MessageSchema } from './messages.js';
 
 const nameField = z.string().check(
   z.trim(),
@@ -49,7 +50,7 @@ export const SessionSchema = z
     user_id: z.string(),
     org_id: z.string(),
     message_count: z.number(),
-    last_message: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+    last_message: z.optional(z.nullable(MessageSchema)),
   })
   .register(z.globalRegistry, { id: 'Session' });
 export type Session = z.infer<typeof SessionSchema>;

@@ -26,6 +26,13 @@ export const keys = {
     pk: sessionPk(orgId, sessionId),
     sk: `${TASK_SK_PREFIX}${taskId}`,
   }),
+  /** One partition per org for its rate counters; one item per 10-second bucket. */
+  rateCounter: (orgId: string) => `ORG#${orgId}#RATE`,
+  /** An idempotency record: scoped to the org and the user; `digest` hides the client's key. */
+  idempotency: (orgId: string, userId: string, digest: string) => ({
+    pk: `ORG#${orgId}#USER#${userId}#IDEMPOTENCY#${digest}`,
+    sk: 'IDEMPOTENCY',
+  }),
 } as const;
 
 /** The attributes that hold keys: stripped before an item leaves the store. */

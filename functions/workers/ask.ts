@@ -1,0 +1,4 @@
+import { jobWorker } from '../../shared/jobs/worker.js';
+
+/** Consumer of the FIFO ask queue: answers each session's asks in order. */
+export const handler = jobWorker('ask');

@@ -1,0 +1,4 @@
+import { jobWorker } from '../../shared/jobs/worker.js';
+
+/** Consumer of the context task queue. */
+export const handler = jobWorker('ctx');

@@ -1,0 +1,4 @@
+import { deadLetterWorker } from '../../shared/jobs/worker.js';
+
+/** Consumer of both dead-letter queues: fails each dead job's message or task with a sentence. */
+export const handler = deadLetterWorker();

@@ -1,0 +1,110 @@
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
+import type { Principal } from './auth/principal.js';
+import { AppError, conflict, invalid } from './errors.js';
+import type { Db } from './store/db.js';
+import { keys } from './store/keys.js';
+
+/** How long a key is remembered. */
+const RECORD_TTL_SECONDS = 24 * 3600;
+/** After this, a request that never finished (its function died) no longer holds its key. */
+const IN_PROGRESS_SECONDS = 60;
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface IdempotentRequest {
+  key: ReturnType<typeof keys.idempotency>;
+  fingerprint: string;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Starts a request under an `Idempotency-Key`: records it as in progress, or, when the key was
+ * seen before, answers with the first request's response (same request), 409 (the first is still
+ * being handled) or 422 (the key was used for a different request).
+ * @returns the stored response to replay, or the handle to finish this request with.
+ */
+export async function beginIdempotent(
+  db: Db,
+  principal: Principal,
+  clientKey: string,
+  request: { method: string; path: string; body: unknown },
+  nowMs = Date.now(),
+): Promise<{ replay: StoredResponse } | { started: IdempotentRequest }> {
+  if (!KEY_PATTERN.test(clientKey)) {
+    throw invalid('The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces.');
+  }
+  const key = keys.idempotency(principal.orgId, principal.userId, sha256(clientKey));
+  const fingerprint = sha256(`${request.method} ${request.path}\n${JSON.stringify(request.body ?? null)}`);
+  const now = Math.floor(nowMs / 1000);
+  try {
+    await db.doc.send(
+      new PutCommand({
+        TableName: db.table,
+        Item: {
+          ...key,
+          entity: 'idempotency',
+          state: 'IN_PROGRESS',
+          fingerprint,
+          in_progress_until: now + IN_PROGRESS_SECONDS,
+          expires_at: now + RECORD_TTL_SECONDS,
+        },
+        // A new key, an expired record (TTL deletes lazily), or a request whose function died.
+        ConditionExpression:
+          'attribute_not_exists(pk) OR expires_at < :now OR (#state = :inProgress AND in_progress_until < :now)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':now': now, ':inProgress': 'IN_PROGRESS' },
+      }),
+    );
+    return { started: { key, fingerprint } };
+  } catch (error) {
+    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+  }
+  const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true }));
+  if (!Item) return beginIdempotent(db, principal, clientKey, request, nowMs);
+  if (Item.fingerprint !== fingerprint) {
+    throw new AppError(
+      'idempotency_mismatch',
+      'idempotency_key_reused',
+      'This Idempotency-Key was already used for a different request. Use a new key for a new request.',
+    );
+  }
+  if (Item.state === 'IN_PROGRESS') {
+    throw conflict('A request with this Idempotency-Key is still being handled. Retry in a moment.', 'idempotency_in_progress');
+  }
+  return { replay: Item.response as StoredResponse };
+}
+
+/** Stores the response of a request begun with {@link beginIdempotent}, for its retries. */
+export async function finishIdempotent(db: Db, request: IdempotentRequest, response: StoredResponse): Promise<void> {
+  await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: request.key,
+      UpdateExpression: 'SET #state = :done, #response = :response REMOVE in_progress_until',
+      ConditionExpression: 'fingerprint = :fingerprint',
+      ExpressionAttributeNames: { '#state': 'state', '#response': 'response' },
+      ExpressionAttributeValues: { ':done': 'COMPLETED', ':response': response, ':fingerprint': request.fingerprint },
+    }),
+  );
+}
+
+/** Forgets a request that failed, so that its retry runs again rather than replaying an error. */
+export async function abandonIdempotent(db: Db, request: IdempotentRequest): Promise<void> {
+  await db.doc.send(
+    new DeleteCommand({
+      TableName: db.table,
+      Key: request.key,
+      ConditionExpression: '#state = :inProgress AND fingerprint = :fingerprint',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':fingerprint': request.fingerprint },
+    }),
+  ).catch((error: Error) => {
+    if (error.name !== 'ConditionalCheckFailedException') throw error;
+  });
+}

@@ -1,0 +1,163 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../store/db.js';
+
+/**
+ * The states of an item that a worker answers: a message (`PENDING → PROCESSING → COMPLETED | FAILED`)
+ * or a context task (`pending → processing → done | error`, lower case as the guide's clients expect).
+ */
+export interface Lifecycle {
+  pending: string;
+  processing: string;
+  done: string;
+  failed: string;
+}
+
+export const MESSAGE_LIFECYCLE: Lifecycle = { pending: 'PENDING', processing: 'PROCESSING', done: 'COMPLETED', failed: 'FAILED' };
+export const TASK_LIFECYCLE: Lifecycle = { pending: 'pending', processing: 'processing', done: 'done', failed: 'error' };
+
+type Key = { pk: string; sk: string };
+type Item = Record<string, unknown>;
+
+export const isFinished = (status: unknown, states: Lifecycle): boolean => status === states.done || status === states.failed;
+
+const isConditionFailure = (error: unknown): boolean => (error as Error).name === 'ConditionalCheckFailedException';
+
+/**
+ * Claims an item for one worker: `pending → processing` with a lease, or takes over a processing
+ * item whose lease has run out (its worker died). Only one claimer can win, so a job delivered
+ * twice, even at once, is answered once.
+ * @returns the claimed item (its `attempts` counts this claim), or undefined when it is not claimable.
+ */
+export async function claim(db: Db, key: Key, states: Lifecycle, claimer: string, leaseMs: number, nowMs = Date.now()): Promise<Item | undefined> {
+  try {
+    const { Attributes } = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression: 'SET #status = :processing, lease_until = :lease, claimed_by = :claimer, started_at = if_not_exists(started_at, :now) ADD attempts :one',
+        ConditionExpression: 'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND lease_until < :nowMs))',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':processing': states.processing,
+          ':pending': states.pending,
+          ':lease': nowMs + leaseMs,
+          ':claimer': claimer,
+          ':now': new Date(nowMs).toISOString(),
+          ':nowMs': nowMs,
+          ':one': 1,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return Attributes;
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Writes a claimed item's outcome, if this claimer still holds it (a worker whose lease was taken
+ * over must not overwrite the new holder's work). `fields` are set; `status` becomes `status`.
+ * @returns false when the claim was lost.
+ */
+export async function settle(db: Db, key: Key, states: Lifecycle, claimer: string, status: string, fields: Item): Promise<boolean> {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Item = { ':status': status, ':processing': states.processing, ':claimer': claimer };
+  const sets = ['#status = :status'];
+  Object.entries(fields).forEach(([name, value], index) => {
+    names[`#f${index}`] = name;
+    values[`:f${index}`] = value;
+    sets.push(`#f${index} = :f${index}`);
+  });
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until, claimed_by`,
+        ConditionExpression: '#status = :processing AND claimed_by = :claimer',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Fails an item that has not finished, whoever holds it: for the dead-letter consumer and for the
+ * deadline on read. `fields` are set with the failed status.
+ * @returns the failed item, or undefined when it had finished (or is gone) meanwhile.
+ */
+export async function failUnfinished(db: Db, key: Key, states: Lifecycle, fields: Item): Promise<Item | undefined> {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Item = { ':failed': states.failed, ':pending': states.pending, ':processing': states.processing };
+  const sets = ['#status = :failed'];
+  Object.entries(fields).forEach(([name, value], index) => {
+    names[`#f${index}`] = name;
+    values[`:f${index}`] = value;
+    sets.push(`#f${index} = :f${index}`);
+  });
+  try {
+    const { Attributes } = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until, claimed_by`,
+        ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :processing)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return Attributes;
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Puts a claimed item back to pending after a passing failure, for the next try. */
+export async function release(db: Db, key: Key, states: Lifecycle, claimer: string, lastError: string): Promise<void> {
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression: 'SET #status = :pending, last_error = :error REMOVE lease_until, claimed_by',
+        ConditionExpression: '#status = :processing AND claimed_by = :claimer',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': states.pending, ':processing': states.processing, ':claimer': claimer, ':error': lastError },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+}
+
+/**
+ * The last guarantee that nothing waits forever: an item read while still unfinished past the
+ * deadline is failed there and then, with a sentence that says what to do.
+ */
+export async function failIfOverdue(
+  db: Db,
+  item: Item,
+  states: Lifecycle,
+  deadlineMinutes: number,
+  failedFields: (sentence: string) => Item,
+  nowMs = Date.now(),
+): Promise<Item> {
+  if (isFinished(item.status, states)) return item;
+  const age = nowMs - Date.parse(String(item.created_at));
+  if (!(age > deadlineMinutes * 60_000)) return item;
+  const sentence = `No answer came within ${deadlineMinutes} minutes, so this request was given up. Send it again.`;
+  const failed = await failUnfinished(db, { pk: String(item.pk), sk: String(item.sk) }, states, {
+    ...failedFields(sentence),
+    completed_at: new Date(nowMs).toISOString(),
+  });
+  return failed ?? item;
+}

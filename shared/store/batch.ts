@@ -1,0 +1,23 @@
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from './db.js';
+
+type WriteRequest = { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
+
+/**
+ * BatchWriteItem in chunks of 25, retrying what DynamoDB hands back unprocessed with a short backoff.
+ */
+export async function batchWrite(db: Db, requests: WriteRequest[]): Promise<void> {
+  for (let start = 0; start < requests.length; start += 25) {
+    let pending = requests.slice(start, start + 25);
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const { UnprocessedItems } = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.table]: pending } }));
+      pending = (UnprocessedItems?.[db.table] ?? []) as WriteRequest[];
+      if (!pending.length) break;
+      if (attempt >= 8) throw new Error('DynamoDB kept back part of a batch write; try again.');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+    }
+  }
+}
+
+export const putRequest = (Item: Record<string, unknown>): WriteRequest => ({ PutRequest: { Item } });
+export const deleteRequest = (Key: Record<string, unknown>): WriteRequest => ({ DeleteRequest: { Key } });
