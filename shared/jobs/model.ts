@@ -19,10 +19,23 @@ function clientFor(settings: OrgSettings): OpenAI {
     if (clients.size > 50) clients.clear();
     // The SDK retries 408/409/429/5xx and connection errors twice, honouring retry-after; SQS
     // redelivery with backoff takes over after that.
-    client = new OpenAI({ apiKey: settings.apiKey, baseURL: settings.baseUrl, maxRetries: 2 });
+    client = new OpenAI({ apiKey: settings.apiKey, baseURL: settings.baseUrl, maxRetries: 2, fetch: noRetryOnExhaustedQuota });
     clients.set(cacheKey, client);
   }
   return client;
+}
+
+/**
+ * The SDK retries every 429, but one that says the quota is used up will not pass by waiting: it
+ * is marked `x-should-retry: false` (a header the SDK honours) so that it fails at once.
+ */
+async function noRetryOnExhaustedQuota(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  if (response.status !== 429) return response;
+  const body = await response.text();
+  const headers = new Headers(response.headers);
+  if (/"insufficient_quota"/.test(body)) headers.set('x-should-retry', 'false');
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }
 
 /** One chat completion through the official SDK, given up after `timeoutMs`. */
