@@ -5,6 +5,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ROUTES } from '../shared/routes.js';
 import { AppFunction, LOG_RETENTION } from './api-function.js';
+import { Jobs } from './jobs.js';
 import { ChatTable } from './table.js';
 import type { StageSettings } from './stage.js';
 
@@ -18,6 +19,17 @@ export class ChatStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     const { table } = new ChatTable(this, 'Data', { protect: settings.protect });
+    const environment = {
+      STAGE: settings.stage,
+      ...(settings.systemPrompt ? { AI_SYSTEM_PROMPT: settings.systemPrompt } : {}),
+      ORG_RATE_LIMIT_PER_MINUTE: String(settings.rateLimitPerMinute),
+    };
+    const jobs = new Jobs(this, 'Jobs', {
+      stage: settings.stage,
+      table,
+      orgSecretPrefix: settings.orgSecretPrefix,
+      environment,
+    });
 
     const api = new HttpApi(this, 'Api', {
       apiName: `ai-chat-${settings.stage}`,
@@ -36,12 +48,15 @@ export class ChatStack extends Stack {
         serviceName: 'ai-chat-api',
         logGroup: new LogGroup(this, `${route.name}Logs`, { retention: LOG_RETENTION }),
         environment: {
-          STAGE: settings.stage,
+          ...environment,
           TABLE_NAME: table.tableName,
           ...settings.clerkEnvironment,
+          ...(route.enqueues === 'ask' ? { ASK_QUEUE_URL: jobs.queues.ask.queueUrl } : {}),
+          ...(route.enqueues === 'ctx' ? { CTX_QUEUE_URL: jobs.queues.ctx.queueUrl } : {}),
         },
       });
       table.grantReadWriteData(fn);
+      if (route.enqueues) jobs.queues[route.enqueues].grantSendMessages(fn);
       const integration = new HttpLambdaIntegration(`${route.name}Integration`, fn);
       if (route.path === '$default') {
         api.addRoutes({ path: '/{proxy+}', methods: [HttpMethod.ANY], integration });

@@ -6,6 +6,8 @@ export const StageSettingsSchema = z.object({
   clerkJwtKey: z.string().includes('BEGIN PUBLIC KEY', { error: 'CLERK_JWT_KEY must be a PEM public key' }).optional(),
   clerkAuthorizedParties: z.string().optional(),
   corsOrigins: z.array(z.string().min(1)).default([]),
+  systemPrompt: z.string().max(100_000).optional(),
+  rateLimitPerMinute: z.coerce.number().int().min(1).default(120),
 });
 
 export interface StageSettings {
@@ -13,6 +15,10 @@ export interface StageSettings {
   protect: boolean;
   corsOrigins: string[];
   clerkEnvironment: Record<string, string>;
+  systemPrompt?: string;
+  rateLimitPerMinute: number;
+  /** Secrets Manager name prefix of the organizations' secrets. */
+  orgSecretPrefix: string;
 }
 
 /** Reads and checks a stage's settings. */
@@ -21,6 +27,8 @@ export function stageSettings(context: (key: string) => unknown, env: NodeJS.Pro
     stage: context('stage') ?? env.STAGE ?? 'dev',
     clerkJwtKey: (context('clerkJwtKey') as string | undefined) ?? env.CLERK_JWT_KEY,
     clerkAuthorizedParties: (context('clerkAuthorizedParties') as string | undefined) ?? env.CLERK_AUTHORIZED_PARTIES,
+    systemPrompt: (context('systemPrompt') as string | undefined) ?? env.AI_SYSTEM_PROMPT,
+    rateLimitPerMinute: context('rateLimitPerMinute') ?? env.ORG_RATE_LIMIT_PER_MINUTE,
     corsOrigins: String(context('corsOrigins') ?? env.CORS_ORIGINS ?? '')
       .split(',')
       .map((origin) => origin.trim())
@@ -30,6 +38,9 @@ export function stageSettings(context: (key: string) => unknown, env: NodeJS.Pro
     stage: parsed.stage,
     protect: parsed.stage === 'prod',
     corsOrigins: parsed.corsOrigins,
+    systemPrompt: parsed.systemPrompt,
+    rateLimitPerMinute: parsed.rateLimitPerMinute,
+    orgSecretPrefix: `ai-chat/${parsed.stage}/orgs/`,
     clerkEnvironment: {
       ...(parsed.clerkJwtKey ? { CLERK_JWT_KEY: parsed.clerkJwtKey } : {}),
       ...(parsed.clerkAuthorizedParties ? { CLERK_AUTHORIZED_PARTIES: parsed.clerkAuthorizedParties } : {}),

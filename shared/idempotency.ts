@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Principal } from './auth/principal.js';
 import { AppError, conflict, invalid } from './errors.js';
 import type { Db } from './store/db.js';
@@ -19,6 +19,8 @@ export interface StoredResponse {
 export interface IdempotentRequest {
   key: ReturnType<typeof keys.idempotency>;
   fingerprint: string;
+  /** This run's token: a run that stalled and was taken over can no longer finish or release the key. */
+  run: string;
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -42,6 +44,7 @@ export async function beginIdempotent(
   const key = keys.idempotency(principal.orgId, principal.userId, sha256(clientKey));
   const fingerprint = sha256(`${request.method} ${request.path}\n${JSON.stringify(request.body ?? null)}`);
   const now = Math.floor(nowMs / 1000);
+  const run = randomUUID();
   try {
     await db.doc.send(
       new PutCommand({
@@ -51,6 +54,7 @@ export async function beginIdempotent(
           entity: 'idempotency',
           state: 'IN_PROGRESS',
           fingerprint,
+          run,
           in_progress_until: now + IN_PROGRESS_SECONDS,
           expires_at: now + RECORD_TTL_SECONDS,
         },
@@ -61,7 +65,7 @@ export async function beginIdempotent(
         ExpressionAttributeValues: { ':now': now, ':inProgress': 'IN_PROGRESS' },
       }),
     );
-    return { started: { key, fingerprint } };
+    return { started: { key, fingerprint, run } };
   } catch (error) {
     if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
   }
@@ -82,16 +86,21 @@ export async function beginIdempotent(
 
 /** Stores the response of a request begun with {@link beginIdempotent}, for its retries. */
 export async function finishIdempotent(db: Db, request: IdempotentRequest, response: StoredResponse): Promise<void> {
-  await db.doc.send(
-    new UpdateCommand({
-      TableName: db.table,
-      Key: request.key,
-      UpdateExpression: 'SET #state = :done, #response = :response REMOVE in_progress_until',
-      ConditionExpression: 'fingerprint = :fingerprint',
-      ExpressionAttributeNames: { '#state': 'state', '#response': 'response' },
-      ExpressionAttributeValues: { ':done': 'COMPLETED', ':response': response, ':fingerprint': request.fingerprint },
-    }),
-  );
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: request.key,
+        UpdateExpression: 'SET #state = :done, #response = :response REMOVE in_progress_until',
+        ConditionExpression: '#run = :run',
+        ExpressionAttributeNames: { '#state': 'state', '#response': 'response', '#run': 'run' },
+        ExpressionAttributeValues: { ':done': 'COMPLETED', ':response': response, ':run': request.run },
+      }),
+    );
+  } catch (error) {
+    // This run stalled past its hold and a retry took the key over: the retry's answer stands.
+    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+  }
 }
 
 /** Forgets a request that failed, so that its retry runs again rather than replaying an error. */
@@ -100,9 +109,9 @@ export async function abandonIdempotent(db: Db, request: IdempotentRequest): Pro
     new DeleteCommand({
       TableName: db.table,
       Key: request.key,
-      ConditionExpression: '#state = :inProgress AND fingerprint = :fingerprint',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':fingerprint': request.fingerprint },
+      ConditionExpression: '#state = :inProgress AND #run = :run',
+      ExpressionAttributeNames: { '#state': 'state', '#run': 'run' },
+      ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':run': request.run },
     }),
   ).catch((error: Error) => {
     if (error.name !== 'ConditionalCheckFailedException') throw error;

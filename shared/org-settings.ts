@@ -26,7 +26,7 @@ export const settingsFromEnvironment: OrgSettingsSource = async (orgId) => {
   const env = process.env;
   const own = env[`${orgId}_OPENAI_API_KEY`];
   const prefix = own ? `${orgId}_` : '';
-  const apiKey = own ?? env.OPENAI_API_KEY;
+  const apiKey = own || env.OPENAI_API_KEY;
   if (!apiKey) return undefined;
   return {
     apiKey,
@@ -58,6 +58,9 @@ export const settingsFromSecretsManager: OrgSettingsSource = async (orgId, optio
     throw error;
   }
   if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new OrgSettingsInvalid(`The settings secret of organization ${orgId} has no api_key.`);
+  }
   const parsed = value as { api_key?: unknown; base_url?: unknown; model?: unknown };
   if (typeof parsed.api_key !== 'string' || !parsed.api_key) {
     throw new OrgSettingsInvalid(`The settings secret of organization ${orgId} has no api_key.`);

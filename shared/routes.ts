@@ -9,6 +9,8 @@ export interface Route {
   /** API Gateway's path syntax, `{name}` for a parameter; `$default` catches what no other route does. */
   readonly path: string;
   readonly entry: string;
+  /** The job queue this route puts work on: only these routes may send to it. */
+  readonly enqueues?: 'ask' | 'ctx';
 }
 
 export const ROUTES: readonly Route[] = [
@@ -17,12 +19,12 @@ export const ROUTES: readonly Route[] = [
   { name: 'GetSession', method: 'GET', path: '/openai/sessions/{session_id}', entry: 'functions/sessions/get.ts' },
   { name: 'UpdateSession', method: 'PATCH', path: '/openai/sessions/{session_id}', entry: 'functions/sessions/update.ts' },
   { name: 'DeleteSession', method: 'DELETE', path: '/openai/sessions/{session_id}', entry: 'functions/sessions/delete.ts' },
-  { name: 'Ask', method: 'POST', path: '/openai/sessions/{session_id}/ask', entry: 'functions/ask/create.ts' },
+  { name: 'Ask', method: 'POST', path: '/openai/sessions/{session_id}/ask', entry: 'functions/ask/create.ts', enqueues: 'ask' },
   { name: 'ListMessages', method: 'GET', path: '/openai/sessions/{session_id}/messages', entry: 'functions/messages/list.ts' },
   { name: 'CreateMessage', method: 'POST', path: '/openai/sessions/{session_id}/messages', entry: 'functions/messages/create.ts' },
   { name: 'GetMessage', method: 'GET', path: '/openai/sessions/{session_id}/messages/{message_id}', entry: 'functions/messages/get.ts' },
   { name: 'DeleteMessage', method: 'DELETE', path: '/openai/sessions/{session_id}/messages/{message_id}', entry: 'functions/messages/delete.ts' },
-  { name: 'CreateTask', method: 'POST', path: '/openai/sessions/{session_id}/ctx', entry: 'functions/ctx/create.ts' },
+  { name: 'CreateTask', method: 'POST', path: '/openai/sessions/{session_id}/ctx', entry: 'functions/ctx/create.ts', enqueues: 'ctx' },
   { name: 'GetTask', method: 'GET', path: '/openai/sessions/{session_id}/ctx/{ctx_id}', entry: 'functions/ctx/get.ts' },
   { name: 'NotFound', method: 'ANY', path: '$default', entry: 'functions/not-found.ts' },
 ];

@@ -32,8 +32,9 @@ function jobOf(record: SQSRecord): Job | undefined {
  * session's records in the batch, which come back with it, in order.
  */
 export function jobWorker(kind: Job['kind']) {
-  const processor = kind === 'ask' ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // A processor holds one batch's state: one per call, as the local poller runs batches side by side.
+    const processor = kind === 'ask' ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
     const db = defaultDb();
     const groupDelays = new Map<string, number>();
     const retimed = new Set<string>();
@@ -75,8 +76,8 @@ export function jobWorker(kind: Job['kind']) {
 
 /** The consumer of a dead-letter queue: each job there failed for good, and its item says so. */
 export function deadLetterWorker() {
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const processor = new BatchProcessor(EventType.SQS);
     const db = defaultDb();
     return processPartialResponse(
       event,

@@ -108,7 +108,7 @@ it("runs the guide's other snippets unchanged", async () => {
     headers: { Authorization: 'Bearer <clerk-token>', 'Content-Type': 'application/json' },
     body: JSON.stringify({ name: 'For the snippets' }),
   });
-  const snippetSessionId = (await session.json()).session_id;
+  const snippetSessionId = ((await session.json()) as { session_id: string }).session_id;
   const snippets = blocks.filter((block) => block !== doctorBlock).join('\n');
   const exported = [
     'createMedicalSession', 'sendMessage', 'getMessageResponse', 'processMedicalData', 'getContextResult', 'createLegalSession',

@@ -1,0 +1,535 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { lambdaContext } from '../../bin/local/lambda-context.js';
+import { createDb, type Db } from '../../shared/store/db.js';
+import { keys } from '../../shared/store/keys.js';
+import { JobInbox, type QueueRef } from '../helpers/job-inbox.js';
+import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
+import { estimateTokens, startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
+
+/**
+ * The queue workers, one record at a time: the API puts real jobs on the local SQS emulator, nobody
+ * polls it (`workers: false`), and each test receives its job itself and hands it to the worker
+ * module as Lambda would, so it can deliver it twice, at once, out of order, late, or dead.
+ */
+type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+let api: TestApi;
+let stub: StubOpenAI;
+let db: Db;
+let inbox: JobInbox;
+let askWorker: Handler;
+let ctxWorker: Handler;
+let deadLetterWorker: Handler;
+let newJobWorker: (kind: 'ask' | 'ctx') => Handler;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  stub = await startStubOpenAI();
+  delete process.env.OPENAI_API_KEY;
+  delete process.env.OPENAI_BASE_URL;
+  delete process.env.AI_SYSTEM_PROMPT;
+  delete process.env.ORG_SECRET_PREFIX;
+  Object.assign(process.env, {
+    org_work_OPENAI_API_KEY: 'sk-work',
+    org_work_OPENAI_BASE_URL: stub.url,
+    JOB_RETRY_BASE_SECONDS: '1',
+  });
+  api = await startTestApi({ workers: false });
+  db = createDb(
+    new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
+    'ai-chat-local',
+  );
+  inbox = new JobInbox(api.stack.sqs.client);
+  askWorker = (await import('../../functions/workers/ask.js')).handler;
+  ctxWorker = (await import('../../functions/workers/ctx.js')).handler;
+  deadLetterWorker = (await import('../../functions/workers/dead-letters.js')).handler;
+  newJobWorker = (await import('../../shared/jobs/worker.js')).jobWorker;
+}, 30_000);
+afterAll(async () => {
+  await api?.close();
+  await stub?.close();
+  process.env = savedEnv;
+});
+beforeEach(() => stub.reset());
+
+const ORG = 'org_work';
+const as = async (org = ORG, user = 'user_worker') => client(api.url, await api.token({ org, user }));
+type Client = Awaited<ReturnType<typeof as>>;
+
+const askQueue = (): QueueRef => api.stack.sqs.queues.ask;
+const ctxQueue = (): QueueRef => api.stack.sqs.queues.ctx;
+const deadLetters = (queue: 'ask' | 'ctx'): QueueRef => ({
+  url: api.stack.sqs.queues[queue].deadLetterUrl,
+  arn: api.stack.sqs.queues[queue].deadLetterArn,
+});
+
+const handleAsk = (record: SQSRecord, seconds = 120) => askWorker({ Records: [record] }, lambdaContext('AskWorker', seconds));
+const handleTask = (record: SQSRecord) => ctxWorker({ Records: [record] }, lambdaContext('CtxWorker', 120));
+const failures = (response: SQSBatchResponse | void) => (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier);
+
+async function newSession(c: Client): Promise<string> {
+  const created = await c.post('/openai/sessions', { name: 'worker test' });
+  expect(created.status).toBe(201);
+  return created.body.session_id;
+}
+
+async function ask(c: Client, sessionId: string, message: string): Promise<{ message_id: string; user_message_id: string }> {
+  const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message });
+  expect(asked).toMatchObject({ status: 202, body: { status: 'PENDING' } });
+  return asked.body;
+}
+
+async function startTask(c: Client, sessionId: string, task: string): Promise<string> {
+  const started = await c.post(`/openai/sessions/${sessionId}/ctx`, { task });
+  expect(started).toMatchObject({ status: 202, body: { status: 'pending' } });
+  return started.body.ctx_id;
+}
+
+/** A session with one ask, and that ask's job as received from the ask queue. */
+async function askWithJob(message: string, c?: Client) {
+  const caller = c ?? (await as());
+  const sessionId = await newSession(caller);
+  const asked = await ask(caller, sessionId, message);
+  const { record } = await inbox.job(askQueue(), asked.message_id);
+  return { c: caller, sessionId, messageId: asked.message_id, userMessageId: asked.user_message_id, record };
+}
+
+async function message(c: Client, sessionId: string, messageId: string): Promise<any> {
+  const answer = await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`);
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+async function task(c: Client, sessionId: string, ctxId: string): Promise<any> {
+  const answer = await c.get(`/openai/sessions/${sessionId}/ctx/${ctxId}`);
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+/** The stored item itself, with the worker's fields the API does not show (lease, attempts, last_error). */
+async function storedMessage(org: string, sessionId: string, messageId: string): Promise<Record<string, any>> {
+  const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.message(org, sessionId, messageId), ConsistentRead: true }));
+  return Item!;
+}
+
+/** Makes an assistant message look claimed by another worker, whose lease ends at `leaseUntil`. */
+async function claimFor(sessionId: string, messageId: string, leaseUntil: number, fields: Record<string, unknown> = {}): Promise<void> {
+  const extra = Object.entries(fields);
+  await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: keys.message(ORG, sessionId, messageId),
+      UpdateExpression: `SET #status = :processing, lease_until = :lease, claimed_by = :claimer, attempts = :attempts${extra
+        .map((_, index) => `, #x${index} = :x${index}`)
+        .join('')}`,
+      ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(extra.map(([name], index) => [`#x${index}`, name])) },
+      ExpressionAttributeValues: {
+        ':processing': 'PROCESSING',
+        ':lease': leaseUntil,
+        ':claimer': 'dead-worker',
+        ':attempts': 1,
+        ...Object.fromEntries(extra.map(([, value], index) => [`:x${index}`, value])),
+      },
+    }),
+  );
+}
+
+const defaultAnswer = (question: string, messages: number) => `Answer to "${question}" (${messages} messages)`;
+
+describe('ask worker', () => {
+  it('answers one record: the message is COMPLETED with the reply, model, usage and timings', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('What is 2+2?');
+    expect(JSON.parse(record.body)).toEqual({ kind: 'ask', org_id: ORG, session_id: sessionId, message_id: messageId, enqueued_at: expect.any(String) });
+    expect(record.attributes.MessageGroupId).toBe(sessionId);
+
+    const response = await handleAsk(record);
+    expect(failures(response)).toEqual([]);
+
+    const reply = defaultAnswer('What is 2+2?', 1);
+    const answered = await message(c, sessionId, messageId);
+    expect(answered).toEqual({
+      message_id: messageId,
+      session_id: sessionId,
+      role: 'assistant',
+      content: reply,
+      status: 'COMPLETED',
+      created_at: expect.any(String),
+      completed_at: expect.any(String),
+      model: 'gpt-4o',
+      usage: {
+        prompt_tokens: estimateTokens('What is 2+2?'),
+        completion_tokens: estimateTokens(reply),
+        total_tokens: estimateTokens('What is 2+2?') + estimateTokens(reply),
+      },
+      latency_ms: expect.any(Number),
+    });
+    expect(Date.parse(answered.completed_at)).toBeGreaterThanOrEqual(Date.parse(answered.created_at));
+    expect(answered.latency_ms).toBe(Date.parse(answered.completed_at) - Date.parse(answered.created_at));
+
+    expect(stub.completions()).toHaveLength(1);
+    expect(stub.requests).toHaveLength(1);
+    expect(stub.completions()[0]).toMatchObject({
+      apiKey: 'sk-work',
+      body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'What is 2+2?' }] },
+    });
+    // The claim is gone from a settled item.
+    const stored = await storedMessage(ORG, sessionId, messageId);
+    expect(stored).toMatchObject({ attempts: 1, timings: { queue_ms: expect.any(Number), model_ms: expect.any(Number) } });
+    expect(stored.lease_until).toBeUndefined();
+    expect(stored.claimed_by).toBeUndefined();
+  });
+
+  it('answers a record delivered twice, one after the other, once', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Twice?');
+    expect(failures(await handleAsk(record))).toEqual([]);
+    const first = await message(c, sessionId, messageId);
+    expect(failures(await handleAsk(record))).toEqual([]);
+
+    expect(stub.completions()).toHaveLength(1);
+    expect(await message(c, sessionId, messageId)).toEqual(first);
+    expect(first).toMatchObject({ status: 'COMPLETED', content: defaultAnswer('Twice?', 1) });
+  });
+
+  it('answers a record delivered twice at once (two Lambda instances) once; the loser comes back later', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('At once?');
+    // The model takes a moment, so the loser looks while the winner holds the claim.
+    stub.latency(300);
+    const [one, two] = [newJobWorker('ask'), newJobWorker('ask')];
+    const responses = await Promise.all([
+      one({ Records: [record] }, lambdaContext('AskWorker', 120)),
+      two({ Records: [record] }, lambdaContext('AskWorker', 120)),
+    ]);
+
+    expect(stub.completions()).toHaveLength(1);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED', content: defaultAnswer('At once?', 1) });
+    // One succeeded; the other lost the claim and reports its record, to come back (and find it answered).
+    expect(responses.map(failures).sort((a, b) => a.length - b.length)).toEqual([[], [record.messageId]]);
+    expect((await storedMessage(ORG, sessionId, messageId)).attempts).toBe(1);
+  });
+
+  it('answers a record handed to the same worker module twice at once once', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Same module at once?');
+    stub.latency(300);
+    const responses = await Promise.all([handleAsk(record), handleAsk(record)]);
+
+    expect(stub.completions()).toHaveLength(1);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED', content: defaultAnswer('Same module at once?', 1) });
+    // At least the loser reports the record (it comes back, and then finds the turn answered).
+    expect(responses.map(failures).flat()).toContain(record.messageId);
+  });
+
+  // The local stack's poller hands up to 10 batches at once to the one loaded worker module
+  // (WORKERS' maxConcurrency), as Lambda never does within one instance. Each batch's results must
+  // stay its own.
+  it('does not report another concurrent batch\'s failure from a batch that succeeded', async () => {
+    const slow = await askWithJob('Slow but fine');
+    const busy = await askWithJob('Held by a live lease');
+    await claimFor(busy.sessionId, busy.messageId, Date.now() + 60_000);
+    stub.latency(300);
+
+    const [slowResponse, busyResponse] = await Promise.all([handleAsk(slow.record), handleAsk(busy.record)]);
+
+    expect(await message(slow.c, slow.sessionId, slow.messageId)).toMatchObject({ status: 'COMPLETED' });
+    expect(failures(busyResponse)).toEqual([busy.record.messageId]);
+    // A failure naming no record of the batch fails the whole batch (Lambda, and the local poller).
+    expect(failures(slowResponse)).toEqual([]);
+  });
+
+  it('does not lose a failure when another batch starts while this one runs', async () => {
+    const busy = await askWithJob('Held by a live lease');
+    await claimFor(busy.sessionId, busy.messageId, Date.now() + 60_000);
+    const slow = await askWithJob('Slow but fine');
+    const other = await askWithJob('Another batch');
+    stub.latency(400);
+
+    // Batch one: the busy record fails at once, then the slow one takes 400 ms; batch two starts meanwhile.
+    const first = askWorker({ Records: [busy.record, slow.record] }, lambdaContext('AskWorker', 120));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const second = handleAsk(other.record);
+    const [firstResponse, secondResponse] = await Promise.all([first, second]);
+
+    expect(await message(slow.c, slow.sessionId, slow.messageId)).toMatchObject({ status: 'COMPLETED' });
+    expect(await message(other.c, other.sessionId, other.messageId)).toMatchObject({ status: 'COMPLETED' });
+    expect(await message(busy.c, busy.sessionId, busy.messageId)).toMatchObject({ status: 'PROCESSING' });
+    expect(failures(secondResponse)).toEqual([]);
+    // Reported as succeeded, the busy job would be deleted by the poller and its ask never answered.
+    expect(failures(firstResponse)).toEqual([busy.record.messageId]);
+  });
+
+  it('takes over a claim whose lease ran out (its worker died), and leaves a live claim alone', async () => {
+    const dead = await askWithJob('After a crash?');
+    await claimFor(dead.sessionId, dead.messageId, Date.now() - 1000);
+    expect(await message(dead.c, dead.sessionId, dead.messageId)).toMatchObject({ status: 'PROCESSING' });
+
+    expect(failures(await handleAsk(dead.record))).toEqual([]);
+    expect(await message(dead.c, dead.sessionId, dead.messageId)).toMatchObject({
+      status: 'COMPLETED',
+      content: defaultAnswer('After a crash?', 1),
+    });
+    expect(stub.completions()).toHaveLength(1);
+    const taken = await storedMessage(ORG, dead.sessionId, dead.messageId);
+    expect(taken.attempts).toBe(2);
+    expect(taken.claimed_by).toBeUndefined();
+
+    stub.reset();
+    const live = await askWithJob('While another works?');
+    const leaseUntil = Date.now() + 60_000;
+    await claimFor(live.sessionId, live.messageId, leaseUntil);
+    expect(failures(await handleAsk(live.record))).toEqual([live.record.messageId]);
+    expect(stub.requests).toHaveLength(0);
+    expect(await message(live.c, live.sessionId, live.messageId)).toMatchObject({ status: 'PROCESSING', content: '' });
+    expect(await storedMessage(ORG, live.sessionId, live.messageId)).toMatchObject({
+      claimed_by: 'dead-worker',
+      lease_until: leaseUntil,
+      attempts: 1,
+    });
+  });
+
+  it('answers asks in order whatever order their jobs come in, each seeing the answers before it', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const a = await ask(c, sessionId, 'Question A');
+    const b = await ask(c, sessionId, 'Question B');
+    const jobB = await inbox.job(askQueue(), b.message_id);
+    const jobA = await inbox.job(askQueue(), a.message_id);
+
+    // B's job answers the oldest waiting ask: A.
+    expect(failures(await handleAsk(jobB.record))).toEqual([]);
+    const answerA = defaultAnswer('Question A', 1);
+    expect(await message(c, sessionId, a.message_id)).toMatchObject({ status: 'COMPLETED', content: answerA });
+    expect(await message(c, sessionId, b.message_id)).toMatchObject({ status: 'PENDING', content: '' });
+
+    // A's job answers B, with A's turn as history.
+    expect(failures(await handleAsk(jobA.record))).toEqual([]);
+    expect(await message(c, sessionId, b.message_id)).toMatchObject({ status: 'COMPLETED', content: defaultAnswer('Question B', 3) });
+
+    const completions = stub.completions();
+    expect(completions).toHaveLength(2);
+    expect(completions[0]!.body.messages).toEqual([{ role: 'user', content: 'Question A' }]);
+    expect(completions[1]!.body.messages).toEqual([
+      { role: 'user', content: 'Question A' },
+      { role: 'assistant', content: answerA },
+      { role: 'user', content: 'Question B' },
+    ]);
+  });
+
+  it('fails at once, without calling the model, for an org with no key', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Anyone there?', await as('org_nokey'));
+    expect(failures(await handleAsk(record))).toEqual([]);
+    const sentence = 'OpenAI API key not found for organization org_nokey';
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'FAILED', content: sentence, error: sentence, completed_at: expect.any(String) });
+    expect(stub.requests).toHaveLength(0);
+  });
+
+  it('puts a passing failure back for a later try, and fails it after JOB_MAX_ATTEMPTS tries', async () => {
+    const maxAttempts = process.env.JOB_MAX_ATTEMPTS;
+    process.env.JOB_MAX_ATTEMPTS = '2';
+    try {
+      stub.fail({ fault: { kind: 'server_error' }, times: 'always' });
+      const { c, sessionId, messageId, record } = await askWithJob('Is the provider up?');
+
+      expect(failures(await handleAsk(record))).toEqual([record.messageId]);
+      expect(stub.requests).toHaveLength(3); // the SDK's try and its 2 retries
+      expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'PENDING', content: '' });
+      expect(await storedMessage(ORG, sessionId, messageId)).toMatchObject({
+        attempts: 1,
+        last_error: 'The model provider had an error (HTTP 500).',
+      });
+
+      // The worker made the job come back after its backoff (~1 s), not the queue's 12 minutes.
+      const again = await inbox.job(askQueue(), messageId, 6_000);
+      // A redelivery. (local-aws-sqs also counts the ChangeMessageVisibility as a receive: 3 here, 2 in SQS.)
+      expect(Number(again.record.attributes.ApproximateReceiveCount)).toBeGreaterThanOrEqual(2);
+      expect(failures(await handleAsk(again.record))).toEqual([]);
+      expect(stub.requests).toHaveLength(6);
+      expect(stub.completions()).toHaveLength(0);
+      const sentence = 'The model provider had an error (HTTP 500), 2 times. Try again later.';
+      expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'FAILED', content: sentence, error: sentence });
+    } finally {
+      if (maxAttempts === undefined) delete process.env.JOB_MAX_ATTEMPTS;
+      else process.env.JOB_MAX_ATTEMPTS = maxAttempts;
+    }
+  });
+
+  it('fails on a refused key (401) after one fresh read of the settings, and uses a rotated key', async () => {
+    Object.assign(process.env, { org_rotate_OPENAI_API_KEY: 'sk-old', org_rotate_OPENAI_BASE_URL: stub.url });
+    try {
+      stub.fail({ fault: { kind: 'unauthorized' }, apiKey: 'sk-old', times: 'always' });
+      const caller = await as('org_rotate');
+      const refused = await askWithJob('Is my key good?', caller);
+      expect(failures(await handleAsk(refused.record))).toEqual([]);
+      const sentence = 'The model provider refused the API key of organization org_rotate (401). Set a valid key.';
+      expect(await message(caller, refused.sessionId, refused.messageId)).toMatchObject({ status: 'FAILED', content: sentence, error: sentence });
+      // The SDK does not retry a 401, and the fresh read gave the same key: no second call.
+      expect(stub.requests.map((request) => request.apiKey)).toEqual(['sk-old']);
+
+      // The key is rotated while the first call is on its way: the 401 makes the worker read the
+      // settings afresh and try once more with the new key.
+      stub.requests.length = 0;
+      const rotated = await askWithJob('And now?', caller);
+      stub.latency(300);
+      const rotate = setInterval(() => {
+        if (stub.requests.length > 0) process.env.org_rotate_OPENAI_API_KEY = 'sk-new';
+      }, 5);
+      try {
+        expect(failures(await handleAsk(rotated.record))).toEqual([]);
+      } finally {
+        clearInterval(rotate);
+      }
+      expect(stub.requests.map((request) => request.apiKey)).toEqual(['sk-old', 'sk-new']);
+      expect(stub.completions()).toHaveLength(1);
+      expect(await message(caller, rotated.sessionId, rotated.messageId)).toMatchObject({
+        status: 'COMPLETED',
+        content: defaultAnswer('And now?', 1),
+      });
+    } finally {
+      delete process.env.org_rotate_OPENAI_API_KEY;
+      delete process.env.org_rotate_OPENAI_BASE_URL;
+    }
+  });
+
+  it('fails when the context length is exceeded', async () => {
+    stub.fail({ fault: { kind: 'context_length_exceeded' }, times: 'always' });
+    const { c, sessionId, messageId, record } = await askWithJob('A very long question');
+    expect(failures(await handleAsk(record))).toEqual([]);
+    const answered = await message(c, sessionId, messageId);
+    expect(answered).toMatchObject({ status: 'FAILED' });
+    expect(answered.content).toContain("The model's context length was exceeded");
+    expect(answered.error).toBe(answered.content);
+    expect(stub.requests).toHaveLength(1);
+  });
+
+  it('gives up a model call that would outlive the invocation, and puts the job back', async () => {
+    stub.fail({ fault: { kind: 'slow', delayMs: 30_000 }, times: 'always' });
+    const { c, sessionId, messageId, record } = await askWithJob('Will you answer in time?');
+    const started = Date.now();
+    // 17 s left, 10 s kept to write the outcome: about 7 s for the model.
+    const response = await handleAsk(record, 17);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThan(6_000);
+    expect(elapsed).toBeLessThan(9_000);
+    expect(failures(response)).toEqual([record.messageId]);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'PENDING', content: '' });
+    expect(await storedMessage(ORG, sessionId, messageId)).toMatchObject({ attempts: 1, last_error: 'The model did not answer in time.' });
+    expect(stub.completions()).toHaveLength(0);
+  }, 20_000);
+});
+
+describe('ctx worker', () => {
+  it('answers a task (plain and JSON results) once, even when delivered twice', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const plainId = await startTask(c, sessionId, 'Summarise the visit');
+    const plain = await inbox.job(ctxQueue(), plainId);
+    expect(JSON.parse(plain.record.body)).toEqual({ kind: 'ctx', org_id: ORG, session_id: sessionId, ctx_id: plainId, enqueued_at: expect.any(String) });
+
+    expect(failures(await handleTask(plain.record))).toEqual([]);
+    const reply = defaultAnswer('Summarise the visit', 1);
+    const done = await task(c, sessionId, plainId);
+    expect(done).toEqual({
+      ctx_id: plainId,
+      session_id: sessionId,
+      status: 'done',
+      result: reply,
+      error: null,
+      created_at: expect.any(String),
+      completed_at: expect.any(String),
+      model: 'gpt-4o',
+      usage: expect.objectContaining({ completion_tokens: estimateTokens(reply) }),
+      latency_ms: expect.any(Number),
+    });
+
+    // Delivered again: nothing more.
+    expect(failures(await handleTask(plain.record))).toEqual([]);
+    expect(stub.completions()).toHaveLength(1);
+    expect(await task(c, sessionId, plainId)).toEqual(done);
+
+    stub.reply(() => 'Here it is:\n```json\n{"diagnosis": "migraine", "follow_up": [1, 2]}\n```');
+    const jsonId = await startTask(c, sessionId, 'Give JSON');
+    const json = await inbox.job(ctxQueue(), jsonId);
+    expect(failures(await handleTask(json.record))).toEqual([]);
+    expect(await task(c, sessionId, jsonId)).toMatchObject({
+      status: 'done',
+      result: 'Here it is:\n```json\n{"diagnosis": "migraine", "follow_up": [1, 2]}\n```',
+      result_json: { diagnosis: 'migraine', follow_up: [1, 2] },
+    });
+    expect(stub.completions()).toHaveLength(2);
+  });
+});
+
+describe('dead-letter worker', () => {
+  /** Puts a job's body on its dead-letter queue, as SQS does after the last receive, and hands it to the consumer. */
+  async function dieAndHandle(queue: 'ask' | 'ctx', record: SQSRecord): Promise<SQSBatchResponse> {
+    const target = deadLetters(queue);
+    const job = JSON.parse(record.body);
+    const fifo = queue === 'ask' ? { MessageGroupId: job.session_id, MessageDeduplicationId: randomUUID() } : {};
+    await api.stack.sqs.client.send(new SendMessageCommand({ QueueUrl: target.url, MessageBody: record.body, ...fifo }));
+    const dead = await inbox.job(target, job.message_id ?? job.ctx_id);
+    return deadLetterWorker({ Records: [dead.record] }, lambdaContext('DeadLetters', 120));
+  }
+
+  it('fails a dead ask with a sentence that says to send it again, with the last problem seen', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Never answered');
+    expect(failures(await dieAndHandle('ask', record))).toEqual([]);
+    const sentence = 'This request could not be answered after several tries. Send it again.';
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'FAILED', content: sentence, error: sentence, completed_at: expect.any(String) });
+
+    const tried = await askWithJob('Tried and failed');
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.message(ORG, tried.sessionId, tried.messageId),
+        UpdateExpression: 'SET last_error = :error',
+        ExpressionAttributeValues: { ':error': 'The model provider had an error (HTTP 500).' },
+      }),
+    );
+    expect(failures(await dieAndHandle('ask', tried.record))).toEqual([]);
+    const withProblem = 'This request could not be answered after several tries (last problem: The model provider had an error (HTTP 500)). Send it again.';
+    expect(await message(tried.c, tried.sessionId, tried.messageId)).toMatchObject({ status: 'FAILED', content: withProblem, error: withProblem });
+    expect(stub.requests).toHaveLength(0);
+  });
+
+  it('leaves an answered ask as it is', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Answered, then dead anyway');
+    expect(failures(await handleAsk(record))).toEqual([]);
+    const answered = await message(c, sessionId, messageId);
+    expect(answered.status).toBe('COMPLETED');
+    expect(failures(await dieAndHandle('ask', record))).toEqual([]);
+    expect(await message(c, sessionId, messageId)).toEqual(answered);
+  });
+
+  it('fails a dead context task', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const ctxId = await startTask(c, sessionId, 'Never done');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    expect(failures(await dieAndHandle('ctx', record))).toEqual([]);
+    expect(await task(c, sessionId, ctxId)).toMatchObject({
+      status: 'error',
+      result: null,
+      error: 'This request could not be answered after several tries. Send it again.',
+    });
+  });
+});
+
+describe('records that are not jobs', () => {
+  it('drops them without reporting a failure, and changes nothing', async () => {
+    const sqs = api.stack.sqs.client;
+    await sqs.send(new SendMessageCommand({ QueueUrl: askQueue().url, MessageBody: '{}', MessageGroupId: 'junk', MessageDeduplicationId: randomUUID() }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: ctxQueue().url, MessageBody: 'not json' }));
+    const emptyObject = await inbox.take(askQueue(), (m) => m.Body === '{}');
+    const notJson = await inbox.take(ctxQueue(), (m) => m.Body === 'not json');
+
+    expect(failures(await handleAsk(emptyObject.record))).toEqual([]);
+    expect(failures(await handleTask(notJson.record))).toEqual([]);
+    // An ask job handed to the ctx worker is not its kind: dropped too, the ask left waiting.
+    const { c, sessionId, messageId, record } = await askWithJob('Wrong worker');
+    expect(failures(await handleTask(record))).toEqual([]);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'PENDING', content: '' });
+    expect(stub.requests).toHaveLength(0);
+  });
+});
