@@ -6,7 +6,19 @@ import { localCredentials } from './aws.js';
 
 export interface LocalDynamo {
   endpoint: string;
+  /** Requests served so far, by operation (e.g. `GetItem`): for the benchmark's calls-per-ask figures. */
+  requestCounts: Map<string, number>;
   close(): Promise<void>;
+}
+
+/** Counts a server's requests by their `x-amz-target` operation (`DynamoDB_20120810.GetItem` → `GetItem`). */
+export function countRequests(server: import('node:http').Server): Map<string, number> {
+  const counts = new Map<string, number>();
+  server.on('request', (request: import('node:http').IncomingMessage) => {
+    const operation = String(request.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
+    counts.set(operation, (counts.get(operation) ?? 0) + 1);
+  });
+  return counts;
 }
 
 /**
@@ -20,9 +32,11 @@ export async function startLocalDynamo(options: { tableName: string; path?: stri
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const requestCounts = countRequests(server);
   await ensureTable(new DynamoDBClient({ endpoint, ...localCredentials }), options.tableName);
   return {
     endpoint,
+    requestCounts,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -3,6 +3,7 @@ import { createSqsServer } from 'local-aws-sqs';
 import type { AddressInfo } from 'node:net';
 import { QUEUE_SETTINGS, QUEUES, queueName, type QueueDefinition } from '../../shared/queues.js';
 import { localCredentials } from './aws.js';
+import { countRequests } from './dynamodb.js';
 
 export interface LocalQueue {
   definition: QueueDefinition;
@@ -16,6 +17,8 @@ export interface LocalSqs {
   endpoint: string;
   client: SQSClient;
   queues: Record<QueueDefinition['id'], LocalQueue>;
+  /** Requests served so far, by operation (e.g. `SendMessage`). */
+  requestCounts: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,7 @@ export async function startLocalSqs(options: { stage: string; visibilityTimeoutS
     emulateQueueCreationLifecycle: false,
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const requestCounts = countRequests(server);
   const client = new SQSClient({ endpoint, ...localCredentials });
   const visibility = options.visibilityTimeoutSeconds ?? QUEUE_SETTINGS.visibilityTimeoutSeconds;
   const queues = {} as Record<QueueDefinition['id'], LocalQueue>;
@@ -51,6 +55,7 @@ export async function startLocalSqs(options: { stage: string; visibilityTimeoutS
     endpoint,
     client,
     queues,
+    requestCounts,
     close: async () => {
       client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

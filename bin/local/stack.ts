@@ -4,7 +4,7 @@ import { ROUTES } from '../../shared/routes.js';
 import { WORKERS } from '../../shared/workers.js';
 import { localCredentials } from './aws.js';
 import { devKeysDirectory, ensureDevKeys } from './dev-keys.js';
-import { startLocalDynamo } from './dynamodb.js';
+import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
 import { SqsPoller, type SqsHandler } from './poller.js';
 import { startLocalSqs, type LocalSqs } from './sqs.js';
@@ -33,6 +33,7 @@ export interface LocalStack {
   queueUrls: Record<string, string>;
   /** The SQS emulator, for tests that deliver or inspect jobs themselves. */
   sqs: LocalSqs;
+  dynamo: LocalDynamo;
   close(): Promise<void>;
 }
 
@@ -105,6 +106,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sqsEndpoint: sqs.endpoint,
     queueUrls: { ask: sqs.queues.ask.url, ctx: sqs.queues.ctx.url },
     sqs,
+    dynamo,
     close: async () => {
       await gateway.close();
       await Promise.all(pollers.map((poller) => poller.stop()));

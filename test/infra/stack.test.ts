@@ -40,6 +40,47 @@ describe('the stack', () => {
     expect(routes.sort()).toEqual(expected.sort());
   });
 
+  it('has a FIFO ask queue and a standard ctx queue, each redriving to its dead-letter queue', () => {
+    dev.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'dev-ask.fifo',
+      FifoQueue: true,
+      VisibilityTimeout: 720,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    });
+    dev.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-ask-dlq.fifo', FifoQueue: true });
+    dev.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'dev-ctx',
+      VisibilityTimeout: 720,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    });
+    dev.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-ctx-dlq' });
+  });
+
+  it('feeds the workers through event source mappings with partial batch failures', () => {
+    const mappings = Object.values(dev.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings).toHaveLength(4);
+    for (const mapping of mappings) {
+      expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(mapping.Properties.BatchSize).toBe(5);
+      expect(mapping.Properties.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('lets only the ask and ctx handlers send jobs, and only the answering workers read org secrets', () => {
+    const policies = Object.entries(dev.findResources('AWS::IAM::Policy'));
+    const holders = (action: string) =>
+      policies
+        .filter(([, policy]) =>
+          policy.Properties.PolicyDocument.Statement.some((statement: { Action: string | string[] }) =>
+            [statement.Action].flat().includes(action),
+          ),
+        )
+        .map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*$/, '').replace(/^Jobs/, ''))
+        .sort();
+    expect(holders('sqs:SendMessage')).toEqual(['Ask', 'CreateTask']);
+    expect(holders('secretsmanager:GetSecretValue')).toEqual(['AskWorker', 'CtxWorker']);
+  });
+
   it('runs every handler on Node 24, arm64', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function'));
     expect(functions.length).toBeGreaterThanOrEqual(ROUTES.length);
