@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { client } from '../helpers/local-api.js';
 import { PROJECT_ROOT } from '../helpers/local-api.js';
+import { startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
 import { makeKeys, mintToken } from '../helpers/tokens.js';
 
 /**
@@ -13,11 +14,22 @@ describe('npm start', () => {
   let child: ChildProcess;
   let output = '';
   let url: string;
+  let stub: StubOpenAI;
 
   beforeAll(async () => {
+    stub = await startStubOpenAI();
     child = spawn('npm', ['start', '--', '--port', '0', '--in-memory'], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, CLERK_JWT_KEY: keys.publicKeyPem, CLERK_AUTHORIZED_PARTIES: `https://other.example,${party}`, PORT: '' },
+      env: {
+        ...process.env,
+        CLERK_JWT_KEY: keys.publicKeyPem,
+        CLERK_AUTHORIZED_PARTIES: `https://other.example,${party}`,
+        PORT: '',
+        // The integration guide's own variables, with an OpenAI-compatible server.
+        org_medical_clinic_OPENAI_API_KEY: 'sk-medical',
+        org_medical_clinic_OPENAI_BASE_URL: stub.url,
+        org_medical_clinic_OPENAI_MODEL: 'gpt-4o-mini',
+      },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -31,7 +43,8 @@ describe('npm start', () => {
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
   }, 40_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    await stub.close();
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
@@ -51,6 +64,21 @@ describe('npm start', () => {
     expect(await doctor.get('/openai/sessions?limit=50&include_last=false')).toMatchObject({ status: 200, body: { has_more: false } });
     expect(await doctor.patch(`/openai/sessions/${created.body.session_id}`, { end: true })).toMatchObject({ status: 200 });
     expect(await doctor.post('/openai/sessions', '{bad')).toMatchObject({ status: 400, body: { code: 'invalid_json' } });
+  });
+
+  it("answers an ask through the queue and the worker, with the organization's key, base URL and model", async () => {
+    const doctor = client(url, await mintToken(keys, { org: 'org_medical_clinic', user: 'user_doc', azp: party }));
+    const sessionId = (await doctor.post('/openai/sessions', { name: 'Ask' })).body.session_id;
+    const asked = await doctor.post(`/openai/sessions/${sessionId}/ask`, { message: 'Hello', history: [] });
+    expect(asked.status).toBe(202);
+    let answer: any;
+    for (let i = 0; i < 200; i++) {
+      answer = (await doctor.get(`/openai/sessions/${sessionId}/messages/${asked.body.message_id}`)).body;
+      if (answer.status === 'COMPLETED' || answer.status === 'FAILED') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(answer).toMatchObject({ status: 'COMPLETED', model: 'gpt-4o-mini', content: 'Answer to "Hello" (1 messages)' });
+    expect(stub.completions()[0]!.apiKey).toBe('sk-medical');
   });
 
   it('refuses a token for another party, another key or no organization', async () => {
