@@ -22,6 +22,19 @@ export const isFinished = (status: unknown, states: Lifecycle): boolean => statu
 
 const isConditionFailure = (error: unknown): boolean => (error as Error).name === 'ConditionalCheckFailedException';
 
+/** An update that sets the status and `fields`, and drops the claim: names and values for its expression. */
+function finalUpdate(status: string, fields: Item) {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Item = { ':status': status };
+  const sets = ['#status = :status'];
+  Object.entries(fields).forEach(([name, value], index) => {
+    names[`#f${index}`] = name;
+    values[`:f${index}`] = value;
+    sets.push(`#f${index} = :f${index}`);
+  });
+  return { UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until, claimed_by`, names, values };
+}
+
 /**
  * Claims an item for one worker: `pending → processing` with a lease, or takes over a processing
  * item whose lease has run out (its worker died). Only one claimer can win, so a job delivered
@@ -62,23 +75,16 @@ export async function claim(db: Db, key: Key, states: Lifecycle, claimer: string
  * @returns false when the claim was lost.
  */
 export async function settle(db: Db, key: Key, states: Lifecycle, claimer: string, status: string, fields: Item): Promise<boolean> {
-  const names: Record<string, string> = { '#status': 'status' };
-  const values: Item = { ':status': status, ':processing': states.processing, ':claimer': claimer };
-  const sets = ['#status = :status'];
-  Object.entries(fields).forEach(([name, value], index) => {
-    names[`#f${index}`] = name;
-    values[`:f${index}`] = value;
-    sets.push(`#f${index} = :f${index}`);
-  });
+  const { UpdateExpression, names, values } = finalUpdate(status, fields);
   try {
     await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: key,
-        UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until, claimed_by`,
+        UpdateExpression,
         ConditionExpression: '#status = :processing AND claimed_by = :claimer',
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        ExpressionAttributeValues: { ...values, ':processing': states.processing, ':claimer': claimer },
       }),
     );
     return true;
@@ -94,23 +100,16 @@ export async function settle(db: Db, key: Key, states: Lifecycle, claimer: strin
  * @returns the failed item, or undefined when it had finished (or is gone) meanwhile.
  */
 export async function failUnfinished(db: Db, key: Key, states: Lifecycle, fields: Item): Promise<Item | undefined> {
-  const names: Record<string, string> = { '#status': 'status' };
-  const values: Item = { ':failed': states.failed, ':pending': states.pending, ':processing': states.processing };
-  const sets = ['#status = :failed'];
-  Object.entries(fields).forEach(([name, value], index) => {
-    names[`#f${index}`] = name;
-    values[`:f${index}`] = value;
-    sets.push(`#f${index} = :f${index}`);
-  });
+  const { UpdateExpression, names, values } = finalUpdate(states.failed, fields);
   try {
     const { Attributes } = await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: key,
-        UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until, claimed_by`,
+        UpdateExpression,
         ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :processing)',
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        ExpressionAttributeValues: { ...values, ':pending': states.pending, ':processing': states.processing },
         ReturnValues: 'ALL_NEW',
       }),
     );
