@@ -19,6 +19,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 const inMemory = values['in-memory'] || ['1', 'true'].includes(process.env.LOCAL_IN_MEMORY ?? '');
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// CloudWatch metrics mean nothing on a laptop: do not print them after every request.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 const stack = await startLocalStack({ root, port, inMemory, log: (line) => console.log(line) });
 

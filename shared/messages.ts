@@ -6,6 +6,7 @@ import { newId } from './ids.js';
 import { enqueueJob } from './jobs/queue.js';
 import { failIfOverdue, MESSAGE_LIFECYCLE } from './jobs/lifecycle.js';
 import { logger } from './logger.js';
+import { metrics, MetricUnit } from './observability.js';
 import { takeOrgRateToken } from './rate-limit.js';
 import type { AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schemas/messages.js';
 import { toMessage } from './views.js';
@@ -91,6 +92,7 @@ export async function askQuestion(db: Db, principal: Principal, sessionId: strin
   try {
     await enqueueJob({ kind: 'ask', org_id: principal.orgId, session_id: sessionId, message_id: messageId, enqueued_at: now });
   } catch (error) {
+    metrics.addMetric('QueueUnavailable', MetricUnit.Count, 1);
     logger.error('could not queue an ask', { session_id: sessionId, message_id: messageId, error: (error as Error).name });
     await batchWrite(db, [deleteRequest(keys.message(principal.orgId, sessionId, userMessageId)), deleteRequest(keys.message(principal.orgId, sessionId, messageId))]);
     throw new AppError('unavailable', 'queue_unavailable', 'The question could not be queued just now and was not saved. Send it again in a few seconds.', {

@@ -1,4 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tracer } from './observability.js';
 import { config } from './config.js';
 
 /** What an organization brings: its own key, and optionally an OpenAI-compatible base URL and a default model. */
@@ -42,7 +44,7 @@ let secrets: SecretsProvider | undefined;
  * `{"api_key": "...", "base_url"?: "...", "model"?: "..."}`, cached for a few minutes.
  */
 export const settingsFromSecretsManager: OrgSettingsSource = async (orgId, options = {}) => {
-  secrets ??= new SecretsProvider();
+  secrets ??= new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
   let value: unknown;
   try {
     value = await secrets.get(`${config.orgSecretPrefix()}${orgId}`, {

@@ -1,5 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AppError } from './errors.js';
+import { metrics, MetricUnit } from './observability.js';
 import type { Db } from './store/db.js';
 import { keys } from './store/keys.js';
 
@@ -38,6 +39,7 @@ export async function takeOrgRateToken(db: Db, orgId: string, limit: number, now
     const counted = Items.filter((item) => Number(item.n) > 0).map((item) => Number(item.start));
     const earliest = counted.length ? Math.min(...counted) : current;
     const retryAfter = Math.max(1, earliest + (PAST_BUCKETS + 1) * BUCKET_SECONDS - now);
+    metrics.addMetric('RateLimited', MetricUnit.Count, 1);
     throw new AppError(
       'rate_limited',
       'rate_limited',

@@ -6,6 +6,7 @@ import { newId } from './ids.js';
 import { failIfOverdue, TASK_LIFECYCLE } from './jobs/lifecycle.js';
 import { enqueueJob } from './jobs/queue.js';
 import { logger } from './logger.js';
+import { metrics, MetricUnit } from './observability.js';
 import { loadOpenSession } from './messages.js';
 import { takeOrgRateToken } from './rate-limit.js';
 import type { CreateTaskBody, Task } from './schemas/messages.js';
@@ -45,6 +46,7 @@ export async function createTask(db: Db, principal: Principal, sessionId: string
   try {
     await enqueueJob({ kind: 'ctx', org_id: principal.orgId, session_id: sessionId, ctx_id: taskId, enqueued_at: now });
   } catch (error) {
+    metrics.addMetric('QueueUnavailable', MetricUnit.Count, 1);
     logger.error('could not queue a task', { session_id: sessionId, ctx_id: taskId, error: (error as Error).name });
     await batchWrite(db, [deleteRequest(key)]);
     throw new AppError('unavailable', 'queue_unavailable', 'The task could not be queued just now and was not saved. Send it again in a few seconds.', {

@@ -1,3 +1,6 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
@@ -7,6 +10,7 @@ import type { Principal } from '../auth/principal.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { logger } from '../logger.js';
+import { metrics, tracer } from '../observability.js';
 import { errorResponse, jsonResponse } from './errors.js';
 import { validate } from './validation.js';
 import { runIdempotent } from './idempotency.js';
@@ -117,6 +121,9 @@ export function apiHandler<Body = undefined, Query = undefined, Params = undefin
   run: (request: ApiRequest<Body, Query, Params>) => Promise<ApiResult>,
 ) {
   return middy<Event, APIGatewayProxyResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics))
     .use(errorAnswer)
     .use(bodyLimit)
     .use(clerkAuth)

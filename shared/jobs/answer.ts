@@ -1,6 +1,7 @@
 import { GetCommand, QueryCommand, UpdateCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.js';
 import { logger } from '../logger.js';
+import { metrics, MetricUnit } from '../observability.js';
 import { orgSettings, OrgSettingsInvalid, type OrgSettings } from '../org-settings.js';
 import type { AskJob, Job, TaskJob } from '../schemas/jobs.js';
 import type { Db } from '../store/db.js';
@@ -175,6 +176,7 @@ async function answer(db: Db, key: { pk: string; sk: string }, states: Lifecycle
       return fail(`${failure.sentence.replace(/\.$/, '')}, ${attempts} times. Try again later.`);
     }
     await release(db, key, states, attempt.claimer, failure.sentence);
+    metrics.addMetric('ModelCallRetried', MetricUnit.Count, 1);
     return { finished: false, retryAfterSeconds: retryDelaySeconds(attempts), reason: failure.sentence };
   }
   return finish(db, key, states, claimed, attempt, spec, result, startedAt);
@@ -192,6 +194,10 @@ async function finish(
 ): Promise<Outcome> {
   const now = Date.now();
   const created = Date.parse(String(claimed.created_at));
+  const kind = states === MESSAGE_LIFECYCLE ? 'Answer' : 'Task';
+  metrics.addMetric(`${kind}Completed`, MetricUnit.Count, 1);
+  metrics.addMetric('ModelLatency', MetricUnit.Milliseconds, now - modelStartedAt);
+  metrics.addMetric('QueueWait', MetricUnit.Milliseconds, Date.parse(String(claimed.started_at)) - created);
   await settle(db, key, states, attempt.claimer, states.done, {
     ...spec.doneFields(result),
     model: result.model,
@@ -206,6 +212,7 @@ async function finish(
 
 async function settleFailed(db: Db, key: { pk: string; sk: string }, states: Lifecycle, claimed: Item, attempt: Attempt, fields: Item): Promise<Outcome> {
   const now = Date.now();
+  metrics.addMetric(states === MESSAGE_LIFECYCLE ? 'AnswerFailed' : 'TaskFailed', MetricUnit.Count, 1);
   await settle(db, key, states, attempt.claimer, states.failed, {
     ...fields,
     completed_at: new Date(now).toISOString(),

@@ -1,9 +1,10 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { config } from '../config.js';
+import { tracer } from '../observability.js';
 import type { Job } from '../schemas/jobs.js';
 
 let client: SQSClient | undefined;
-const sqs = (): SQSClient => (client ??= new SQSClient({}));
+const sqs = (): SQSClient => (client ??= tracer.captureAWSv3Client(new SQSClient({})));
 
 const queueUrlOf = (kind: Job['kind']): string => (kind === 'ask' ? config.askQueueUrl() : config.ctxQueueUrl());
 

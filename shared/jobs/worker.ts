@@ -1,5 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { metrics, tracer } from '../observability.js';
 import { logger } from '../logger.js';
 import { Job } from '../schemas/jobs.js';
 import { defaultDb } from '../store/db.js';
@@ -32,7 +37,7 @@ function jobOf(record: SQSRecord): Job | undefined {
  * session's records in the batch, which come back with it, in order.
  */
 export function jobWorker(kind: Job['kind']) {
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // A processor holds one batch's state: one per call, as the local poller runs batches side by side.
     const processor = kind === 'ask' ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
     const db = defaultDb();
@@ -71,12 +76,20 @@ export function jobWorker(kind: Job['kind']) {
       if (record && delay !== undefined) await retryJobLater(kind, record.receiptHandle, delay).catch(() => undefined);
     }
     return response;
-  };
+  });
+}
+
+/** A worker with the Powertools logger context, tracer and metrics. */
+function observed(handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
+  return middy(handler)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics));
 }
 
 /** The consumer of a dead-letter queue: each job there failed for good, and its item says so. */
 export function deadLetterWorker() {
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const processor = new BatchProcessor(EventType.SQS);
     const db = defaultDb();
     return processPartialResponse(
@@ -88,5 +101,5 @@ export function deadLetterWorker() {
       processor,
       { context, throwOnFullBatchFailure: false },
     );
-  };
+  });
 }

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tracer } from '../observability.js';
 
 /** A handle on the single table: the document client and the table's name. */
 export interface Db {
@@ -25,7 +26,7 @@ export function defaultDb(): Db {
   if (!fromEnvironment) {
     const table = process.env.TABLE_NAME;
     if (!table) throw new Error('TABLE_NAME is not set');
-    fromEnvironment = createDb(new DynamoDBClient({}), table);
+    fromEnvironment = createDb(tracer.captureAWSv3Client(new DynamoDBClient({})), table);
   }
   return fromEnvironment;
 }
