@@ -1,16 +1,13 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
+import { TABLE } from '../shared/store/table.js';
 import { PROJECT_ROOT } from './paths.js';
-
-export interface AppFunctionProps extends Omit<NodejsFunctionProps, 'entry'> {
-  /** The handler module, relative to the project root (as in shared/routes.ts and shared/workers.ts). */
-  entry: string;
-  serviceName: string;
-}
 
 /**
  * How every function is bundled: one ESM file for Node 24, minified, with source maps, holding
@@ -28,34 +25,78 @@ export const BUNDLING = {
   banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
 } as const;
 
+export interface AppFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'logGroup' | 'handler'> {
+  /** The handler module, relative to the project root (as in shared/routes.ts and shared/workers.ts); it exports `handler`. */
+  entry: string;
+  /** Powertools service name: `ai-chat-api` or `ai-chat-worker`. */
+  serviceName: string;
+  logRetention: RetentionDays;
+  /** What happens to the function's logs when the stack goes: RETAIN in prod. */
+  logRemovalPolicy: RemovalPolicy;
+}
+
+/** The DynamoDB actions of each kind of table access: nothing more (no Scan, no streams). */
+const TABLE_ACTIONS = {
+  read: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+  write: [
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'dynamodb:BatchGetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+} as const;
+
 /**
  * A Lambda function with the project's defaults: Node 24 on arm64, an ESM bundle made locally by
- * esbuild (minified, with source maps), and Powertools settings.
+ * esbuild, X-Ray tracing, its own log group with a retention, its own role that may write to that
+ * log group and nothing else until granted, and Powertools settings.
  */
 export class AppFunction extends NodejsFunction {
+  readonly logs: LogGroup;
+
   constructor(scope: Construct, id: string, props: AppFunctionProps) {
-    const { entry, serviceName, environment, bundling, ...rest } = props;
+    const { entry, serviceName, environment, bundling, logRetention, logRemovalPolicy, ...rest } = props;
+    const logs = new LogGroup(scope, `${id}Logs`, { retention: logRetention, removalPolicy: logRemovalPolicy });
+    // Not the AWS managed basic execution role: that one may write to every log group of the account.
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     super(scope, id, {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.seconds(10),
       tracing: Tracing.ACTIVE,
-      logRetention: undefined,
       ...rest,
       entry: join(PROJECT_ROOT, entry),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      logGroup: logs,
+      role,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: serviceName,
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_METRICS_NAMESPACE: 'AiChat',
         ...environment,
       },
       bundling: { ...BUNDLING, ...bundling },
     });
+    this.logs = logs;
+    logs.grantWrite(role);
+  }
+
+  /** Table access as the route and worker tables declare it: the table and its one index, item actions only. */
+  grantTable(table: ITableV2, access: 'read' | 'write' | 'none'): void {
+    if (access === 'none') return;
+    this.addToRolePolicy(
+      new PolicyStatement({
+        actions: [...TABLE_ACTIONS[access]],
+        resources: [table.tableArn, `${table.tableArn}/index/${TABLE.byOwnerIndex.name}`],
+      }),
+    );
   }
 }
-
-export const LOG_RETENTION = RetentionDays.ONE_MONTH;

@@ -1,19 +1,17 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueDefinition } from '../shared/queues.js';
 import { WORKERS } from '../shared/workers.js';
-import { AppFunction, LOG_RETENTION } from './api-function.js';
+import { AppFunction } from './api-function.js';
+import type { StageSettings } from './stage.js';
 
 export interface JobsProps {
-  stage: string;
+  settings: StageSettings;
   table: ITableV2;
-  /** Secrets Manager name prefix of the per-organization secrets, e.g. `ai-chat/prod/orgs/`. */
-  orgSecretPrefix: string;
   environment: Record<string, string>;
 }
 
@@ -28,17 +26,21 @@ export class Jobs extends Construct {
 
   constructor(scope: Construct, id: string, props: JobsProps) {
     super(scope, id);
+    const { settings } = props;
+    const removal = settings.protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     for (const definition of QUEUES) {
       const deadLetter = new Queue(this, `${definition.id}DeadLetters`, {
-        queueName: queueName(props.stage, definition, true),
+        queueName: queueName(settings.stage, definition, true),
         fifo: definition.fifo || undefined,
         retentionPeriod: Duration.seconds(QUEUE_SETTINGS.deadLetterRetentionSeconds),
+        // Its consumer runs as long as a worker does.
+        visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
       });
       this.deadLetterQueues[definition.id] = deadLetter;
       this.queues[definition.id] = new Queue(this, `${definition.id}Queue`, {
-        queueName: queueName(props.stage, definition),
+        queueName: queueName(settings.stage, definition),
         fifo: definition.fifo || undefined,
         visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
         deadLetterQueue: { queue: deadLetter, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount },
@@ -47,7 +49,12 @@ export class Jobs extends Construct {
       });
     }
 
-    const secretsArn = `arn:aws:secretsmanager:*:*:secret:${props.orgSecretPrefix}*`;
+    const orgSecrets = Stack.of(this).formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${settings.orgSecretPrefix}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     for (const worker of WORKERS) {
       const queue = worker.deadLetter ? this.deadLetterQueues[worker.queue] : this.queues[worker.queue];
       const fn = new AppFunction(this, worker.name, {
@@ -55,16 +62,21 @@ export class Jobs extends Construct {
         serviceName: 'ai-chat-worker',
         timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
         memorySize: 1024,
-        logGroup: new LogGroup(this, `${worker.name}Logs`, { retention: LOG_RETENTION }),
+        logRetention: settings.logRetentionDays,
+        logRemovalPolicy: removal,
         environment: {
           ...props.environment,
           TABLE_NAME: props.table.tableName,
-          ASK_QUEUE_URL: this.queues.ask.queueUrl,
-          CTX_QUEUE_URL: this.queues.ctx.queueUrl,
-          ORG_SECRET_PREFIX: props.orgSecretPrefix,
+          // An answering worker changes the visibility of its own queue's messages to retry them later.
+          ...(worker.deadLetter
+            ? {}
+            : {
+                [worker.queue === 'ask' ? 'ASK_QUEUE_URL' : 'CTX_QUEUE_URL']: queue.queueUrl,
+                ORG_SECRET_PREFIX: settings.orgSecretPrefix,
+              }),
         },
       });
-      props.table.grantReadWriteData(fn);
+      fn.grantTable(props.table, 'write');
       fn.addEventSource(
         new SqsEventSource(queue, {
           batchSize: QUEUE_SETTINGS.batchSize,
@@ -73,8 +85,8 @@ export class Jobs extends Construct {
         }),
       );
       if (!worker.deadLetter) {
-        // Only the answering workers read organizations' keys, and only under their prefix.
-        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
+        // Only the answering workers read organizations' keys, and only under their stage's prefix.
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [orgSecrets] }));
       }
       this.workers.push(fn);
     }

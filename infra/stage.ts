@@ -1,49 +1,81 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 
-/** A stage's settings, from CDK context (`-c name=value`) and the environment, validated before any synth. */
-export const StageSettingsSchema = z.object({
-  stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'stage must be lower-case letters, digits and dashes, 1-20 long'),
-  clerkJwtKey: z.string().includes('BEGIN PUBLIC KEY', { error: 'CLERK_JWT_KEY must be a PEM public key' }).optional(),
-  clerkAuthorizedParties: z.string().optional(),
-  corsOrigins: z.array(z.string().min(1)).default([]),
-  systemPrompt: z.string().max(100_000).optional(),
-  rateLimitPerMinute: z.coerce.number().int().min(1).default(120),
-});
+const RETENTIONS = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
+const csv = (value: unknown): string[] =>
+  String(value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
-export interface StageSettings {
-  stage: string;
+/**
+ * A stage's settings. Each comes from CDK context (`-c name=value`) or else the environment
+ * variable named beside it, and is checked before anything is synthesized.
+ */
+export const StageSettingsSchema = z
+  .object({
+    /** `-c stage=` / STAGE: lower-case letters, digits and dashes. */
+    stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'stage must be lower-case letters, digits and dashes, 1 to 20 long, starting with a letter'),
+    /** `-c clerkJwtKey=` / CLERK_JWT_KEY: Clerk's PEM public key (networkless verification, recommended). */
+    clerkJwtKey: z
+      .string()
+      .transform((pem) => pem.replace(/\\n/g, '\n'))
+      .pipe(z.string().regex(/-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/, 'CLERK_JWT_KEY must be a PEM public key'))
+      .optional(),
+    /** `-c clerkSecretName=` / CLERK_SECRET_NAME: a Secrets Manager secret holding the Clerk secret key (JWKS verification). */
+    clerkSecretName: z.string().regex(/^[\w/+=.@-]{1,512}$/, 'clerkSecretName must be a Secrets Manager secret name').optional(),
+    /** `-c clerkAuthorizedParties=` / CLERK_AUTHORIZED_PARTIES: comma-separated origins allowed in `azp`. */
+    clerkAuthorizedParties: z.array(z.url({ error: 'each authorized party must be an origin such as https://app.example.com' })),
+    /** `-c corsOrigins=` / CORS_ORIGINS: comma-separated browser origins allowed to call the API. */
+    corsOrigins: z.array(z.union([z.literal('*'), z.url({ error: 'each CORS origin must be an origin such as https://app.example.com, or *' })])),
+    /** `-c systemPrompt=` / AI_SYSTEM_PROMPT */
+    systemPrompt: z.string().max(100_000).optional(),
+    /** `-c rateLimitPerMinute=` / ORG_RATE_LIMIT_PER_MINUTE */
+    rateLimitPerMinute: z.coerce.number().int().min(1).max(1_000_000),
+    /** `-c logRetentionDays=` / LOG_RETENTION_DAYS: one of CloudWatch's retention periods. */
+    logRetentionDays: z.coerce
+      .number()
+      .refine((days) => RETENTIONS.includes(days), { error: `logRetentionDays must be one of ${RETENTIONS.join(', ')}` }),
+    /** `-c alarmEmail=` / ALARM_EMAIL: where alarms are mailed (optional). */
+    alarmEmail: z.email({ error: 'alarmEmail must be an email address' }).optional(),
+    /** `-c apiRateLimit=` / API_RATE_LIMIT: the API stage's steady requests per second. */
+    apiRateLimit: z.coerce.number().int().min(1),
+    /** `-c apiBurstLimit=` / API_BURST_LIMIT */
+    apiBurstLimit: z.coerce.number().int().min(1),
+  })
+  .refine((settings) => !(settings.clerkJwtKey && settings.clerkSecretName), {
+    error: 'Give CLERK_JWT_KEY or clerkSecretName, not both',
+  });
+
+export type StageSettingsInput = z.input<typeof StageSettingsSchema>;
+
+export interface StageSettings extends z.output<typeof StageSettingsSchema> {
+  /** prod keeps its data: point-in-time recovery, deletion protection, RETAIN. */
   protect: boolean;
-  corsOrigins: string[];
-  clerkEnvironment: Record<string, string>;
-  systemPrompt?: string;
-  rateLimitPerMinute: number;
-  /** Secrets Manager name prefix of the organizations' secrets. */
+  /** Secrets Manager name prefix of the organizations' secrets: `ai-chat/<stage>/orgs/`. */
   orgSecretPrefix: string;
 }
 
-/** Reads and checks a stage's settings. */
+/** Reads and checks a stage's settings; throws with every problem named. */
 export function stageSettings(context: (key: string) => unknown, env: NodeJS.ProcessEnv = process.env): StageSettings {
-  const parsed = StageSettingsSchema.parse({
-    stage: context('stage') ?? env.STAGE ?? 'dev',
-    clerkJwtKey: (context('clerkJwtKey') as string | undefined) ?? env.CLERK_JWT_KEY,
-    clerkAuthorizedParties: (context('clerkAuthorizedParties') as string | undefined) ?? env.CLERK_AUTHORIZED_PARTIES,
-    systemPrompt: (context('systemPrompt') as string | undefined) ?? env.AI_SYSTEM_PROMPT,
-    rateLimitPerMinute: context('rateLimitPerMinute') ?? env.ORG_RATE_LIMIT_PER_MINUTE,
-    corsOrigins: String(context('corsOrigins') ?? env.CORS_ORIGINS ?? '')
-      .split(',')
-      .map((origin) => origin.trim())
-      .filter(Boolean),
+  const pick = (key: string, variable: string): unknown => context(key) ?? env[variable] ?? undefined;
+  const stage = String(pick('stage', 'STAGE') ?? 'dev');
+  const prod = stage === 'prod';
+  const result = StageSettingsSchema.safeParse({
+    stage,
+    clerkJwtKey: pick('clerkJwtKey', 'CLERK_JWT_KEY') || undefined,
+    clerkSecretName: pick('clerkSecretName', 'CLERK_SECRET_NAME') || undefined,
+    clerkAuthorizedParties: csv(pick('clerkAuthorizedParties', 'CLERK_AUTHORIZED_PARTIES')),
+    corsOrigins: csv(pick('corsOrigins', 'CORS_ORIGINS')),
+    systemPrompt: pick('systemPrompt', 'AI_SYSTEM_PROMPT') || undefined,
+    rateLimitPerMinute: pick('rateLimitPerMinute', 'ORG_RATE_LIMIT_PER_MINUTE') ?? 120,
+    logRetentionDays: pick('logRetentionDays', 'LOG_RETENTION_DAYS') ?? (prod ? 365 : 30),
+    alarmEmail: pick('alarmEmail', 'ALARM_EMAIL') || undefined,
+    apiRateLimit: pick('apiRateLimit', 'API_RATE_LIMIT') ?? (prod ? 200 : 20),
+    apiBurstLimit: pick('apiBurstLimit', 'API_BURST_LIMIT') ?? (prod ? 400 : 40),
   });
-  return {
-    stage: parsed.stage,
-    protect: parsed.stage === 'prod',
-    corsOrigins: parsed.corsOrigins,
-    systemPrompt: parsed.systemPrompt,
-    rateLimitPerMinute: parsed.rateLimitPerMinute,
-    orgSecretPrefix: `ai-chat/${parsed.stage}/orgs/`,
-    clerkEnvironment: {
-      ...(parsed.clerkJwtKey ? { CLERK_JWT_KEY: parsed.clerkJwtKey } : {}),
-      ...(parsed.clerkAuthorizedParties ? { CLERK_AUTHORIZED_PARTIES: parsed.clerkAuthorizedParties } : {}),
-    },
-  };
+  if (!result.success) {
+    throw new Error(`Stage settings are not valid:\n${result.error.issues.map((issue) => `- ${issue.path.join('.') || 'settings'}: ${issue.message}`).join('\n')}`);
+  }
+  return { ...result.data, protect: prod, orgSecretPrefix: `ai-chat/${result.data.stage}/orgs/` };
 }

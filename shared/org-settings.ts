@@ -74,10 +74,14 @@ export const settingsFromSecretsManager: OrgSettingsSource = async (orgId, optio
   };
 };
 
-/** Powertools wraps the SDK's error; the not-found name is on it or on its cause. */
+/**
+ * Powertools wraps the SDK's error; the cause is on it or on its cause. A secret scheduled for
+ * deletion (`npm run org -- remove`) is answered InvalidRequestException: it is gone too.
+ */
 function isNotFound(error: unknown): boolean {
-  for (let current = error as { name?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+  for (let current = error as { name?: string; message?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
     if (current.name === 'ResourceNotFoundException') return true;
+    if (current.name === 'InvalidRequestException' && /deleted|deletion/i.test(current.message ?? '')) return true;
   }
   return false;
 }

@@ -8,6 +8,7 @@ import {
   settingsFromEnvironment,
   settingsFromSecretsManager,
 } from '../../shared/org-settings.js';
+import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
 
 /** Puts process.env back exactly as it was (keys added since are removed). */
@@ -204,6 +205,14 @@ describe('settingsFromSecretsManager', () => {
     expect(stub.requestsFor(name)).toHaveLength(1);
     stub.put(name, JSON.stringify({ api_key: 'sk-created' }));
     await expect(settingsFromSecretsManager(org)).resolves.toMatchObject({ apiKey: 'sk-created' });
+  });
+
+  it('gives undefined for a secret scheduled for deletion (npm run org -- remove), which AWS refuses to read', async () => {
+    const org = freshOrg('removed');
+    const name = `${PREFIX}${org}`;
+    stub.put(name, JSON.stringify({ api_key: 'sk-removed' }));
+    await new SecretsManagerClient({}).send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 }));
+    await expect(settingsFromSecretsManager(org)).resolves.toBeUndefined();
   });
 
   it('does not mistake a refused read (AccessDenied) for "no settings"', async () => {

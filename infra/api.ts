@@ -1,0 +1,105 @@
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ROUTES } from '../shared/routes.js';
+import { AppFunction } from './api-function.js';
+import type { StageSettings } from './stage.js';
+
+export interface ChatApiProps {
+  settings: StageSettings;
+  table: ITableV2;
+  queues: Record<'ask' | 'ctx', Queue>;
+  environment: Record<string, string>;
+}
+
+/**
+ * The HTTP API: one small Lambda per route of shared/routes.ts (the local gateway serves the same
+ * table), each with only the table access and queue it needs, behind a throttled, access-logged stage.
+ */
+export class ChatApi extends Construct {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly functions: AppFunction[] = [];
+
+  constructor(scope: Construct, id: string, props: ChatApiProps) {
+    super(scope, id);
+    const { settings } = props;
+    const removal = settings.protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    this.api = new HttpApi(this, 'Api', {
+      apiName: `ai-chat-${settings.stage}`,
+      createDefaultStage: false,
+      corsPreflight: settings.corsOrigins.length
+        ? {
+            allowOrigins: settings.corsOrigins,
+            allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PATCH, CorsHttpMethod.DELETE],
+            allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+            exposeHeaders: ['retry-after', 'x-request-id', 'idempotent-replayed'],
+          }
+        : undefined,
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: settings.logRetentionDays, removalPolicy: removal });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+            ip: '$context.identity.sourceIp',
+          }),
+        ),
+      },
+    });
+
+    const clerk: Record<string, string> = {
+      ...(settings.clerkJwtKey ? { CLERK_JWT_KEY: settings.clerkJwtKey } : {}),
+      ...(settings.clerkSecretName ? { CLERK_SECRET_NAME: settings.clerkSecretName } : {}),
+      ...(settings.clerkAuthorizedParties.length ? { CLERK_AUTHORIZED_PARTIES: settings.clerkAuthorizedParties.join(',') } : {}),
+    };
+    for (const route of ROUTES) {
+      const fn = new AppFunction(this, route.name, {
+        entry: route.entry,
+        serviceName: 'ai-chat-api',
+        logRetention: settings.logRetentionDays,
+        logRemovalPolicy: removal,
+        environment: {
+          ...props.environment,
+          ...(route.table === 'none' ? {} : { TABLE_NAME: props.table.tableName, ...clerk }),
+          ...(route.enqueues === 'ask' ? { ASK_QUEUE_URL: props.queues.ask.queueUrl } : {}),
+          ...(route.enqueues === 'ctx' ? { CTX_QUEUE_URL: props.queues.ctx.queueUrl } : {}),
+        },
+      });
+      fn.grantTable(props.table, route.table);
+      if (route.enqueues) props.queues[route.enqueues].grantSendMessages(fn);
+      if (settings.clerkSecretName && route.table !== 'none') {
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            // Secrets Manager adds six random characters to a secret's ARN.
+            resources: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${settings.clerkSecretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+          }),
+        );
+      }
+      const integration = new HttpLambdaIntegration(`${route.name}Integration`, fn);
+      if (route.path === '$default') {
+        this.api.addRoutes({ path: '/{proxy+}', methods: [HttpMethod.ANY], integration });
+      } else {
+        this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method as keyof typeof HttpMethod]], integration });
+      }
+      this.functions.push(fn);
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import { Stack, Token, Validations } from 'aws-cdk-lib';
+import type { StageSettings } from './stage.js';
+
+/**
+ * The cdk-nag AwsSolutions findings this design accepts, each with its reason. Everything else
+ * cdk-nag reports fails the synth.
+ */
+export function acknowledgeNagFindings(stack: Stack, settings: StageSettings): void {
+  const acknowledge = (id: string, reason: string) => Validations.of(stack).acknowledge({ id, reason });
+  acknowledge(
+    'AwsSolutions-IAM5[Resource::*]',
+    'X-Ray: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions. ' +
+      'Tests assert that no other action of any role is granted on "*".',
+  );
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  acknowledge(
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:<AWS::AccountId>:secret:${settings.orgSecretPrefix}*]`,
+    'Each organization has its own secret, named by its id under this stage\u2019s prefix; the answering ' +
+      'workers must read any of them, and nothing outside the prefix.',
+  );
+  acknowledge(
+    'AwsSolutions-APIG4',
+    'Every route verifies a Clerk session token in the function (RS256, exp/nbf, azp, active organization); ' +
+      'an API Gateway JWT authorizer cannot, as Clerk session tokens carry no audience. The $default route ' +
+      'only answers 404.',
+  );
+}
