@@ -12,6 +12,8 @@ export class TokenRejected extends AppError {
 export interface ClerkSettings {
   jwtKey?: string;
   secretKey?: string;
+  /** A Secrets Manager secret holding the Clerk secret key, read when neither key is given directly. */
+  secretKeySecretName?: string;
   authorizedParties?: string[];
 }
 
@@ -21,6 +23,7 @@ export function clerkSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Cler
   return {
     jwtKey: env.CLERK_JWT_KEY?.replace(/\\n/g, '\n') || undefined,
     secretKey: env.CLERK_SECRET_KEY || undefined,
+    secretKeySecretName: env.CLERK_SECRET_NAME || undefined,
     authorizedParties: parties?.length ? parties : undefined,
   };
 }
@@ -47,14 +50,15 @@ export async function authenticate(authorization: string | undefined, settings: 
   if (!authorization) throw new TokenRejected('no Authorization header');
   const token = BEARER.exec(authorization.trim())?.[1];
   if (!token) throw new TokenRejected('Authorization is not "Bearer <jwt>"');
-  if (!settings.jwtKey && !settings.secretKey) {
-    throw new Error('Clerk is not configured: set CLERK_JWT_KEY or CLERK_SECRET_KEY');
+  const secretKey = settings.jwtKey ? undefined : (settings.secretKey ?? (await secretKeyFromSecretsManager(settings.secretKeySecretName)));
+  if (!settings.jwtKey && !secretKey) {
+    throw new Error('Clerk is not configured: set CLERK_JWT_KEY, CLERK_SECRET_KEY or CLERK_SECRET_NAME');
   }
   let claims: ClerkClaims;
   try {
     claims = (await verifyToken(token, {
       jwtKey: settings.jwtKey,
-      secretKey: settings.jwtKey ? undefined : settings.secretKey,
+      secretKey,
       authorizedParties: settings.authorizedParties,
     })) as ClerkClaims;
   } catch (error) {
@@ -82,4 +86,15 @@ function roleOf(claims: ClerkClaims): string {
   const v2 = claims.o?.rol;
   if (typeof v2 === 'string' && v2) return v2.startsWith('org:') ? v2 : `org:${v2}`;
   return typeof claims.org_role === 'string' && claims.org_role ? claims.org_role : 'org:member';
+}
+
+/**
+ * The Clerk secret key from Secrets Manager, cached for five minutes. Loaded only when used, so the
+ * usual networkless set-up (CLERK_JWT_KEY) pays nothing for it on a cold start.
+ */
+async function secretKeyFromSecretsManager(name: string | undefined): Promise<string | undefined> {
+  if (!name) return undefined;
+  const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
+  const value = await getSecret(name, { maxAge: 300 });
+  return typeof value === 'string' && value ? value.trim() : undefined;
 }
