@@ -1,5 +1,6 @@
 import {
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   type Message,
   type SQSClient,
@@ -92,17 +93,17 @@ export class SqsPoller {
   }
 
   /**
-   * Long-polls for one message, then takes what else is waiting up to the batch size. (local-aws-sqs
-   * answers a long poll only when it has the full count or the wait is over, which would add up to
-   * a second to every job.)
+   * Long-polls for one message, then takes what else is waiting, up to the batch size. local-aws-sqs
+   * answers a receive only when it has the full count or its wait (plus 40 ms) is over, so the
+   * second receive asks for exactly what the queue says it holds; with nothing more, it is skipped.
    */
   private async receive(): Promise<Message[]> {
-    const { batchSize } = this.options;
+    const { batchSize, client, queueUrl } = this.options;
     const receive = async (max: number, wait: number) =>
       (
-        await this.options.client.send(
+        await client.send(
           new ReceiveMessageCommand({
-            QueueUrl: this.options.queueUrl,
+            QueueUrl: queueUrl,
             MaxNumberOfMessages: max,
             WaitTimeSeconds: wait,
             AttributeNames: ['All'],
@@ -113,7 +114,12 @@ export class SqsPoller {
       ).Messages ?? [];
     const first = await receive(1, this.options.waitTimeSeconds ?? 1);
     if (!first.length || batchSize === 1) return first;
-    return [...first, ...(await receive(Math.min(10, batchSize) - 1, 0))];
+    const { Attributes } = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      { abortSignal: this.abort.signal },
+    );
+    const waiting = Math.min(Math.min(10, batchSize) - 1, Number(Attributes?.ApproximateNumberOfMessages ?? 0));
+    return waiting > 0 ? [...first, ...(await receive(waiting, 0))] : first;
   }
 
   private queueFifo(messages: Message[]): void {

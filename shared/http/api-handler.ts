@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
@@ -10,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { logger } from '../logger.js';
-import { metrics, tracer } from '../observability.js';
+import { publishMetrics, tracer } from '../observability.js';
 import { errorResponse, jsonResponse } from './errors.js';
 import { validate } from './validation.js';
 import { runIdempotent } from './idempotency.js';
@@ -123,7 +122,7 @@ export function apiHandler<Body = undefined, Query = undefined, Params = undefin
   return middy<Event, APIGatewayProxyResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(logMetrics(metrics))
+    .use(publishMetrics)
     .use(errorAnswer)
     .use(bodyLimit)
     .use(clerkAuth)

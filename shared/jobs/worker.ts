@@ -1,10 +1,9 @@
 import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { metrics, tracer } from '../observability.js';
+import { publishMetrics, tracer } from '../observability.js';
 import { logger } from '../logger.js';
 import { Job } from '../schemas/jobs.js';
 import { defaultDb } from '../store/db.js';
@@ -84,7 +83,7 @@ function observed(handler: (event: SQSEvent, context: Context) => Promise<SQSBat
   return middy(handler)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(logMetrics(metrics));
+    .use(publishMetrics);
 }
 
 /** The consumer of a dead-letter queue: each job there failed for good, and its item says so. */
