@@ -2,7 +2,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxySt
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LIMITS } from '../../shared/limits.js';
 import { routeKey, type Route } from '../../shared/routes.js';
@@ -12,8 +11,8 @@ type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<A
 
 export interface GatewayOptions {
   routes: readonly Route[];
-  /** The project root, against which each route's `entry` is resolved. */
-  root: string;
+  /** The file that serves a route's `entry` (the source module, or a bundle). */
+  entryFile: (entry: string) => string;
   port: number;
   host?: string;
   /** Origins allowed by CORS, as the HTTP API's CORS settings; empty for none. */
@@ -61,7 +60,7 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
   const load = (route: Route): Promise<ApiHandler> => {
     let handler = handlers.get(route.name);
     if (!handler) {
-      handler = import(pathToFileURL(join(options.root, route.entry)).href).then((module) => module.handler as ApiHandler);
+      handler = import(pathToFileURL(options.entryFile(route.entry)).href).then((module) => module.handler as ApiHandler);
       handlers.set(route.name, handler);
     }
     return handler;

@@ -21,6 +21,11 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   /** Start the queue pollers (default); tests that deliver jobs themselves turn them off. */
   workers?: boolean;
+  /**
+   * The file that serves an entry of the route and worker tables: by default the TypeScript source
+   * itself; a test points it at the bundles that would be deployed.
+   */
+  entryFile?: (entry: string) => string;
   log?: (line: string) => void;
 }
 
@@ -47,6 +52,7 @@ export const LOCAL_TABLE = 'ai-chat-local';
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
+  const entryFile = options.entryFile ?? ((entry: string) => join(options.root, entry));
   const env = process.env;
   let devKeys: string | undefined;
   if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
@@ -85,14 +91,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       batchSize: QUEUE_SETTINGS.batchSize,
       maxConcurrency: worker.maxConcurrency,
       timeoutSeconds: WORKER_TIMEOUT_SECONDS,
-      loadHandler: async () => (await import(pathToFileURL(join(options.root, worker.entry)).href)).handler as SqsHandler,
+      loadHandler: async () => (await import(pathToFileURL(entryFile(worker.entry)).href)).handler as SqsHandler,
       log,
     });
   });
 
   const gateway = await startGateway({
     routes: ROUTES,
-    root: options.root,
+    entryFile,
     port: options.port,
     corsOrigins: (env.CORS_ORIGINS ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
     log,
