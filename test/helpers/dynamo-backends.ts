@@ -84,3 +84,16 @@ export const BACKENDS: Array<[string, () => Promise<DynamoBackend>]> = [
   ['dynalite', startDynalite],
   ['DynamoDB Local', startDynamoDbLocal],
 ];
+
+/**
+ * In a `describe.each(BACKENDS)` block: starts the backend once, and hands each test a fresh table.
+ * @example let db: Db; withFreshTable(start, (table) => (db = table));
+ */
+export function withFreshTable(start: () => Promise<DynamoBackend>, use: (db: Db) => void): void {
+  let backend: DynamoBackend | undefined;
+  beforeAll(async () => {
+    backend = await start();
+  }, 60_000);
+  afterAll(async () => backend?.close());
+  beforeEach(async () => use(await backend!.newTable()));
+}

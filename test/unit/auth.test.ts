@@ -3,20 +3,12 @@ import { authenticate, clerkSettingsFromEnv, TokenRejected } from '../../shared/
 import { AppError } from '../../shared/errors.js';
 import { startStubSecretsManager } from '../helpers/stub-secrets-manager.js';
 import { makeKeys, mintToken, unsignedToken } from '../helpers/tokens.js';
+import { rejectionOf as rejection } from '../helpers/assertions.js';
 
 const keys = makeKeys();
 const foreign = makeKeys();
 const settings = { jwtKey: keys.publicKeyPem };
 const bearer = (token: string) => `Bearer ${token}`;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('authenticate: refused tokens answer 401', () => {
   const cases: Array<[string, () => Promise<string | undefined>]> = [

@@ -4,10 +4,10 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../../shared/auth/principal.js';
-import { AppError } from '../../shared/errors.js';
 import { abandonIdempotent, beginIdempotent, finishIdempotent, type IdempotentRequest } from '../../shared/idempotency.js';
 import type { Db } from '../../shared/store/db.js';
-import { BACKENDS, type DynamoBackend } from '../helpers/dynamo-backends.js';
+import { BACKENDS, withFreshTable } from '../helpers/dynamo-backends.js';
+import { appErrorOf as failure } from '../helpers/assertions.js';
 
 const alice: Principal = { orgId: 'org_clinic', userId: 'user_alice', role: 'org:member' };
 const bob: Principal = { orgId: 'org_clinic', userId: 'user_bob', role: 'org:member' };
@@ -28,16 +28,6 @@ const answer = {
   },
 };
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
-
 /** The handle of a begin that must have started. */
 function started(result: Awaited<ReturnType<typeof beginIdempotent>>): IdempotentRequest {
   if (!('started' in result)) throw new Error(`expected a started request, got ${JSON.stringify(result)}`);
@@ -45,16 +35,8 @@ function started(result: Awaited<ReturnType<typeof beginIdempotent>>): Idempoten
 }
 
 describe.each(BACKENDS)('idempotency keys on %s', (_name, start) => {
-  let backend: DynamoBackend;
   let db: Db;
-
-  beforeAll(async () => {
-    backend = await start();
-  }, 60_000);
-  afterAll(async () => backend?.close());
-  beforeEach(async () => {
-    db = await backend.newTable();
-  });
+  withFreshTable(start, (table) => (db = table));
 
   it('starts a new key, and never stores the client’s key itself', async () => {
     const result = await beginIdempotent(db, alice, 'key-1', ask);

@@ -6,6 +6,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import { askModel, classifyModelFailure, type ModelFailure } from '../../shared/jobs/model.js';
 import type { ChatMessage } from '../../shared/jobs/prompt.js';
 import { jestSafeFetch, startStubOpenAI, type Fault, type StubOpenAI } from '../helpers/stub-openai.js';
+import { rejectionOf as errorOf } from '../helpers/assertions.js';
 
 const ORG = 'org_medical_clinic';
 const MODEL = 'gpt-4o-mini';
@@ -32,16 +33,6 @@ function client(options: { maxRetries?: number; timeout?: number } = {}): OpenAI
     timeout: options.timeout ?? 5000,
     fetch: jestSafeFetch, // else timeouts surface as plain APIConnectionError under jest
   });
-}
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** The real SDK error for one request answered with `fault`, classified. */

@@ -19,21 +19,13 @@ import {
 } from '../../shared/org-admin.js';
 import { settingsFromSecretsManager } from '../../shared/org-settings.js';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { rejectionOf as thrown } from '../helpers/assertions.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STAGE = 'test';
 const KEY = 'sk-proj-Secret0123456789abcdefWXYZ';
 const OTHER_KEY = 'sk-rotated-9876543210zyxwQRST';
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-async function thrown(promise: Promise<unknown>): Promise<OrgAdminError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as OrgAdminError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Neither the key nor any 8-character piece of it beyond its mask is anywhere in the value. */
 function expectNoKey(value: unknown, ...keys: string[]): void {

@@ -10,6 +10,7 @@ import {
 } from '../../shared/org-settings.js';
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { rejectionOf as thrown } from '../helpers/assertions.js';
 
 /** Puts process.env back exactly as it was (keys added since are removed). */
 function restoreEnv(saved: NodeJS.ProcessEnv): void {
@@ -22,15 +23,6 @@ function clearModelEnv(): void {
   for (const name of Object.keys(process.env)) {
     if (/(^|_)OPENAI_(API_KEY|BASE_URL|MODEL)$/.test(name) || name.startsWith('ORG_SECRET_')) delete process.env[name];
   }
-}
-
-async function thrown(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('settingsFromEnvironment', () => {

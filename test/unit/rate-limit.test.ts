@@ -5,21 +5,12 @@
 import { AppError } from '../../shared/errors.js';
 import { takeOrgRateToken } from '../../shared/rate-limit.js';
 import type { Db } from '../../shared/store/db.js';
-import { BACKENDS, type DynamoBackend } from '../helpers/dynamo-backends.js';
+import { BACKENDS, withFreshTable } from '../helpers/dynamo-backends.js';
+import { appErrorOf as failure } from '../helpers/assertions.js';
 
 /** A minute boundary near the real clock (so TTL values stay in the future), and seconds after it. */
 const T0 = Math.ceil(Date.now() / 60_000) * 60_000 + 60_000;
 const at = (seconds: number): number => T0 + Math.round(seconds * 1000);
-
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
 
 /** Takes `count` tokens one after the other, all at `nowMs`. */
 async function takeMany(db: Db, orgId: string, limit: number, count: number, nowMs: number): Promise<void> {
@@ -38,16 +29,8 @@ async function passes(db: Db, orgId: string, limit: number, nowMs: number): Prom
 }
 
 describe.each(BACKENDS)('org rate limit on %s', (_name, start) => {
-  let backend: DynamoBackend;
   let db: Db;
-
-  beforeAll(async () => {
-    backend = await start();
-  }, 60_000);
-  afterAll(async () => backend?.close());
-  beforeEach(async () => {
-    db = await backend.newTable();
-  });
+  withFreshTable(start, (table) => (db = table));
 
   it('lets `limit` takes through within a minute, then refuses with a 429 that says the limit and when to retry', async () => {
     for (let i = 0; i < 5; i++) await takeOrgRateToken(db, 'org_clinic', 5, at(1 + i));

@@ -1,6 +1,5 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../../shared/auth/principal.js';
-import { AppError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import { ListSessionsQuery } from '../../shared/schemas/sessions.js';
@@ -14,7 +13,8 @@ import {
 } from '../../shared/sessions.js';
 import type { Db } from '../../shared/store/db.js';
 import { keys } from '../../shared/store/keys.js';
-import { BACKENDS, type DynamoBackend } from '../helpers/dynamo-backends.js';
+import { BACKENDS, withFreshTable } from '../helpers/dynamo-backends.js';
+import { appErrorOf as failure } from '../helpers/assertions.js';
 
 const alice: Principal = { orgId: 'org_clinic', userId: 'user_alice', role: 'org:member' };
 const bob: Principal = { orgId: 'org_clinic', userId: 'user_bob', role: 'org:member' };
@@ -23,27 +23,9 @@ const outsider: Principal = { orgId: 'org_lawfirm', userId: 'user_alice', role: 
 
 const query = (input: Record<string, string> = {}) => ListSessionsQuery.parse(input);
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-}
-
 describe.each(BACKENDS)('sessions store on %s', (_name, start) => {
-  let backend: DynamoBackend;
   let db: Db;
-
-  beforeAll(async () => {
-    backend = await start();
-  }, 60_000);
-  afterAll(async () => backend?.close());
-  beforeEach(async () => {
-    db = await backend.newTable();
-  });
+  withFreshTable(start, (table) => (db = table));
 
   it('creates a session and reads it back exactly, unicode included', async () => {
     const created = await createSession(db, alice, { name: 'Consulta — José 🩺', system_prompt: 'Réponds en français.' });

@@ -12,6 +12,7 @@ import OpenAI, {
   RateLimitError,
 } from 'openai';
 import { jestSafeFetch, startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
+import { rejectionOf as errorOf } from '../helpers/assertions.js';
 
 let stub: StubOpenAI;
 
@@ -37,16 +38,6 @@ const messages = [
   { role: 'system' as const, content: 'Be brief.' },
   { role: 'user' as const, content: 'What is the capital of France?' },
 ];
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function errorOf(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('JSON completion: content, model echo, usage', async () => {
   const completion = await client().chat.completions.create({ model: 'gpt-4o-mini', messages });
