@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from './auth/principal.js';
 import { config } from './config.js';
 import { AppError, conflict, notFound } from './errors.js';
@@ -10,7 +10,7 @@ import { metrics, MetricUnit } from './observability.js';
 import { takeOrgRateToken } from './rate-limit.js';
 import type { AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schemas/messages.js';
 import { toMessage } from './views.js';
-import { loadSession } from './sessions.js';
+import { loadSession, loadSessionItem } from './sessions.js';
 import { batchWrite, deleteRequest, putRequest } from './store/batch.js';
 import type { Db } from './store/db.js';
 import { keys, MESSAGE_SK_PREFIX } from './store/keys.js';
@@ -66,7 +66,8 @@ export async function askQuestion(db: Db, principal: Principal, sessionId: strin
   const now = new Date().toISOString();
   const userMessageId = newId();
   const messageId = newId();
-  const common = { entity: 'message', session_id: sessionId, created_at: now };
+  // The owner on each item lets a poll read the message alone (loadSessionItem).
+  const common = { entity: 'message', session_id: sessionId, user_id: principal.userId, created_at: now };
   const userItem = {
     ...keys.message(principal.orgId, sessionId, userMessageId),
     ...common,
@@ -113,6 +114,7 @@ export async function addMessage(db: Db, principal: Principal, sessionId: string
     entity: 'message',
     message_id: messageId,
     session_id: sessionId,
+    user_id: principal.userId,
     role: body.role,
     content: body.content,
     status: 'COMPLETED',
@@ -127,12 +129,7 @@ export async function addMessage(db: Db, principal: Principal, sessionId: string
 
 /** One message of a session the caller may read: what pollers read. */
 export async function getMessage(db: Db, principal: Principal, sessionId: string, messageId: string): Promise<Message> {
-  await loadSession(db, principal, sessionId, 'read');
-  const { Item } = await db.doc.send(
-    new GetCommand({ TableName: db.table, Key: keys.message(principal.orgId, sessionId, messageId), ConsistentRead: true }),
-  );
-  if (!Item) throw notFound('Message');
-  return view(db, Item);
+  return view(db, await loadSessionItem(db, principal, sessionId, keys.message(principal.orgId, sessionId, messageId), 'Message'));
 }
 
 /** A session's messages, newest first by default, a page at a time. */

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from './auth/principal.js';
 import { config } from './config.js';
-import { AppError, notFound } from './errors.js';
+import { AppError } from './errors.js';
 import { newId } from './ids.js';
 import { failIfOverdue, TASK_LIFECYCLE } from './jobs/lifecycle.js';
 import { enqueueJob } from './jobs/queue.js';
@@ -10,7 +10,7 @@ import { metrics, MetricUnit } from './observability.js';
 import { loadOpenSession } from './messages.js';
 import { takeOrgRateToken } from './rate-limit.js';
 import type { CreateTaskBody, Task } from './schemas/messages.js';
-import { loadSession } from './sessions.js';
+import { loadSessionItem } from './sessions.js';
 import { batchWrite, deleteRequest } from './store/batch.js';
 import type { Db } from './store/db.js';
 import { keys } from './store/keys.js';
@@ -34,6 +34,7 @@ export async function createTask(db: Db, principal: Principal, sessionId: string
         entity: 'task',
         ctx_id: taskId,
         session_id: sessionId,
+        user_id: principal.userId,
         status: 'pending',
         task: body.task,
         created_at: now,
@@ -58,9 +59,7 @@ export async function createTask(db: Db, principal: Principal, sessionId: string
 
 /** One context task of a session the caller may read. */
 export async function getTask(db: Db, principal: Principal, sessionId: string, taskId: string): Promise<Task> {
-  await loadSession(db, principal, sessionId, 'read');
-  const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.task(principal.orgId, sessionId, taskId), ConsistentRead: true }));
-  if (!Item) throw notFound('Context task');
-  const item = await failIfOverdue(db, Item, TASK_LIFECYCLE, config.jobDeadlineMinutes(), (sentence) => ({ error: sentence, result: null }));
+  const stored = await loadSessionItem(db, principal, sessionId, keys.task(principal.orgId, sessionId, taskId), 'Context task');
+  const item = await failIfOverdue(db, stored, TASK_LIFECYCLE, config.jobDeadlineMinutes(), (sentence) => ({ error: sentence, result: null }));
   return toTask(item);
 }

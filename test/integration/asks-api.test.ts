@@ -1,3 +1,10 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { localCredentials } from '../../bin/local/aws.js';
+import { LOCAL_TABLE } from '../../bin/local/stack.js';
+import { newId } from '../../shared/ids.js';
+import { createDb } from '../../shared/store/db.js';
+import { keys } from '../../shared/store/keys.js';
 import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
 import { startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
 
@@ -96,6 +103,12 @@ describe('asking', () => {
       { role: 'user', content: 'I have a headache.' },
     ]);
     expect(stub.completions()[0]!.apiKey).toBe('sk-clinic');
+
+    // A poll is one read: the message carries its session's owner.
+    const reads = () => [...api.stack.dynamo.requestCounts.values()].reduce((sum, count) => sum + count, 0);
+    const before = reads();
+    expect((await doc.get(`/openai/sessions/${sessionId}/messages/${asked.body.message_id}`)).status).toBe(200);
+    expect(reads() - before).toBe(1);
 
     const session = await doc.get(`/openai/sessions/${sessionId}`);
     expect(session.body.message_count).toBe(2);
@@ -393,6 +406,22 @@ describe('ask and task input and state', () => {
     expect(await admin.get(`${base}/ctx/${started.body.ctx_id}`)).toMatchObject({ status: 200 });
     expect(await admin.post(`${base}/ask`, { message: 'x' })).toMatchObject({ status: 403, body: errorBody('not_session_owner') });
     expect(await admin.delete(`${base}/messages/${asked.body.message_id}`)).toMatchObject({ status: 403 });
+  });
+
+  it('checks ownership through the session for a message stored without its owner', async () => {
+    const doc = await as('org_clinic', 'user_legacy');
+    const sessionId = await newSession(doc);
+    const db = createDb(new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, ...localCredentials }), LOCAL_TABLE);
+    const messageId = newId();
+    await db.doc.send(
+      new PutCommand({
+        TableName: db.table,
+        Item: { ...keys.message('org_clinic', sessionId, messageId), message_id: messageId, session_id: sessionId, role: 'user', content: 'old', status: 'COMPLETED', created_at: new Date().toISOString() },
+      }),
+    );
+    expect(await doc.get(`/openai/sessions/${sessionId}/messages/${messageId}`)).toMatchObject({ status: 200, body: { content: 'old' } });
+    const other = await as('org_clinic', 'user_other');
+    expect(await other.get(`/openai/sessions/${sessionId}/messages/${messageId}`)).toMatchObject({ status: 404 });
   });
 
   it('answers 404 for a message or task id of another session', async () => {
