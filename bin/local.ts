@@ -3,12 +3,11 @@
  *   --port N      (or PORT; default 3000)
  *   --in-memory   (or LOCAL_IN_MEMORY=1) keep no data on disk
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../infra/paths.js';
 import { startLocalStack } from './local/stack.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = PROJECT_ROOT;
 const { values } = parseArgs({
   options: { port: { type: 'string' }, 'in-memory': { type: 'boolean', default: false } },
 });

@@ -4,13 +4,13 @@
  */
 import { signJwt } from '@clerk/backend/jwt';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../infra/paths.js';
 import { ORG_ID_PATTERN } from '../shared/auth/principal.js';
 import { devKeysDirectory } from './local/dev-keys.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = PROJECT_ROOT;
 const { values } = parseArgs({
   options: {
     org: { type: 'string' },

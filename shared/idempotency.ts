@@ -2,7 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { createHash, randomUUID } from 'node:crypto';
 import type { Principal } from './auth/principal.js';
 import { AppError, conflict, invalid } from './errors.js';
-import type { Db } from './store/db.js';
+import { isConditionFailure, type Db } from './store/db.js';
 import { keys } from './store/keys.js';
 
 /** How long a key is remembered. */
@@ -67,7 +67,7 @@ export async function beginIdempotent(
     );
     return { started: { key, fingerprint, run } };
   } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
   }
   const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true }));
   if (!Item) return beginIdempotent(db, principal, clientKey, request, nowMs);
@@ -99,7 +99,7 @@ export async function finishIdempotent(db: Db, request: IdempotentRequest, respo
     );
   } catch (error) {
     // This run stalled past its hold and a retry took the key over: the retry's answer stands.
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
   }
 }
 
@@ -114,6 +114,6 @@ export async function abandonIdempotent(db: Db, request: IdempotentRequest): Pro
       ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':run': request.run },
     }),
   ).catch((error: Error) => {
-    if (error.name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
   });
 }

@@ -12,7 +12,7 @@ import type { AskBody, CreateMessageBody, ListMessagesQuery, Message } from './s
 import { toMessage } from './views.js';
 import { loadSession, loadSessionItem } from './sessions.js';
 import { batchWrite, deleteRequest, putRequest } from './store/batch.js';
-import type { Db } from './store/db.js';
+import { isConditionFailure, type Db } from './store/db.js';
 import { keys, MESSAGE_SK_PREFIX } from './store/keys.js';
 import { queryPage, type Page } from './store/paging.js';
 
@@ -36,7 +36,7 @@ async function countMessages(db: Db, orgId: string, sessionId: string, delta: nu
       }),
     );
   } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
   }
 }
 

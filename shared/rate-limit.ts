@@ -1,7 +1,7 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AppError } from './errors.js';
 import { metrics, MetricUnit } from './observability.js';
-import type { Db } from './store/db.js';
+import { isConditionFailure, type Db } from './store/db.js';
 import { keys } from './store/keys.js';
 
 const BUCKET_SECONDS = 10;
@@ -66,7 +66,7 @@ export async function takeOrgRateToken(db: Db, orgId: string, limit: number, now
       }),
     );
   } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') refuse();
+    if (isConditionFailure(error)) refuse();
     throw error;
   }
 }

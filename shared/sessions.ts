@@ -5,7 +5,7 @@ import { newId } from './ids.js';
 import type { Message } from './schemas/messages.js';
 import type { CreateSessionBody, ListSessionsQuery, Session, UpdateSessionBody } from './schemas/sessions.js';
 import { batchWrite, deleteRequest } from './store/batch.js';
-import type { Db } from './store/db.js';
+import { isConditionFailure, type Db } from './store/db.js';
 import { keys, MESSAGE_SK_PREFIX, SESSION_SK } from './store/keys.js';
 import { toMessage } from './views.js';
 import { queryPage, type Page } from './store/paging.js';
@@ -154,7 +154,7 @@ export async function updateSession(
     return toSession(Attributes ?? {});
   } catch (error) {
     // Deleted between the read and the write.
-    if ((error as Error).name === 'ConditionalCheckFailedException') throw notFound('Session');
+    if (isConditionFailure(error)) throw notFound('Session');
     throw error;
   }
 }

@@ -2,23 +2,13 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-s
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 import { createTableInput } from '../../shared/store/table.js';
-import { localCredentials } from './aws.js';
+import { countRequests, localCredentials } from './aws.js';
 
 export interface LocalDynamo {
   endpoint: string;
   /** Requests served so far, by operation (e.g. `GetItem`): for the benchmark's calls-per-ask figures. */
   requestCounts: Map<string, number>;
   close(): Promise<void>;
-}
-
-/** Counts a server's requests by their `x-amz-target` operation (`DynamoDB_20120810.GetItem` → `GetItem`). */
-export function countRequests(server: import('node:http').Server): Map<string, number> {
-  const counts = new Map<string, number>();
-  server.on('request', (request: import('node:http').IncomingMessage) => {
-    const operation = String(request.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
-    counts.set(operation, (counts.get(operation) ?? 0) + 1);
-  });
-  return counts;
 }
 
 /**

@@ -2,8 +2,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { createSqsServer } from 'local-aws-sqs';
 import type { AddressInfo } from 'node:net';
 import { QUEUE_SETTINGS, QUEUES, queueName, type QueueDefinition } from '../../shared/queues.js';
-import { localCredentials } from './aws.js';
-import { countRequests } from './dynamodb.js';
+import { countRequests, localCredentials } from './aws.js';
 
 export interface LocalQueue {
   definition: QueueDefinition;

@@ -35,7 +35,6 @@ export interface LocalStack {
   devKeysDirectory?: string;
   dynamoEndpoint: string;
   sqsEndpoint: string;
-  queueUrls: Record<string, string>;
   /** The SQS emulator, for tests that deliver or inspect jobs themselves. */
   sqs: LocalSqs;
   dynamo: LocalDynamo;
@@ -110,7 +109,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     devKeysDirectory: devKeys,
     dynamoEndpoint: dynamo.endpoint,
     sqsEndpoint: sqs.endpoint,
-    queueUrls: { ask: sqs.queues.ask.url, ctx: sqs.queues.ctx.url },
     sqs,
     dynamo,
     close: async () => {

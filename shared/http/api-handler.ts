@@ -93,7 +93,7 @@ const jsonBody: middy.MiddlewareObj<Event> = {
   },
 };
 
-/** Answers every error in the contract's shape; runs last, so it sees errors from every middleware. */
+/** Answers every error in the contract's shape, including those of the middlewares used after it. */
 const errorAnswer: middy.MiddlewareObj<Event, APIGatewayProxyResultV2> = {
   onError: (request) => {
     request.response = errorResponse(request.error, requestIdOf(request.event, request.context));

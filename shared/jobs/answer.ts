@@ -4,7 +4,7 @@ import { logger } from '../logger.js';
 import { metrics, MetricUnit } from '../observability.js';
 import { orgSettings, OrgSettingsInvalid, type OrgSettings } from '../org-settings.js';
 import type { AskJob, Job, TaskJob } from '../schemas/jobs.js';
-import type { Db } from '../store/db.js';
+import { isConditionFailure, type Db } from '../store/db.js';
 import { keys, MESSAGE_SK_PREFIX } from '../store/keys.js';
 import { claim, failUnfinished, isFinished, MESSAGE_LIFECYCLE, release, settle, TASK_LIFECYCLE, type Lifecycle } from './lifecycle.js';
 import { askModel, classifyModelFailure, type ModelAnswer } from './model.js';
@@ -261,7 +261,7 @@ async function advanceCursor(db: Db, orgId: string, sessionId: string, messageId
       }),
     );
   } catch (error) {
-    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
   }
 }
 

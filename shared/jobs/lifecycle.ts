@@ -1,5 +1,5 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Db } from '../store/db.js';
+import { isConditionFailure, type Db } from '../store/db.js';
 
 /**
  * The states of an item that a worker answers: a message (`PENDING → PROCESSING → COMPLETED | FAILED`)
@@ -20,7 +20,6 @@ type Item = Record<string, unknown>;
 
 export const isFinished = (status: unknown, states: Lifecycle): boolean => status === states.done || status === states.failed;
 
-const isConditionFailure = (error: unknown): boolean => (error as Error).name === 'ConditionalCheckFailedException';
 
 /** An update that sets the status and `fields`, and drops the claim: names and values for its expression. */
 function finalUpdate(status: string, fields: Item) {

@@ -2,6 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from '../observability.js';
 
+/** A conditional write whose condition did not hold (not a fault: the item was not as required). */
+export const isConditionFailure = (error: unknown): boolean => (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+
 /** A handle on the single table: the document client and the table's name. */
 export interface Db {
   readonly doc: DynamoDBDocumentClient;

@@ -34,13 +34,3 @@ export const keys = {
     sk: 'IDEMPOTENCY',
   }),
 } as const;
-
-/** The attributes that hold keys: stripped before an item leaves the store. */
-export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'expires_at', 'entity'] as const;
-
-/** An item without its key attributes. */
-export function withoutKeys<T extends Record<string, unknown>>(item: T): Omit<T, (typeof KEY_ATTRIBUTES)[number]> {
-  const copy: Record<string, unknown> = { ...item };
-  for (const attribute of KEY_ATTRIBUTES) delete copy[attribute];
-  return copy as Omit<T, (typeof KEY_ATTRIBUTES)[number]>;
-}

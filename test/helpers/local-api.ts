@@ -1,9 +1,8 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../bin/local/stack.js';
 import { makeKeys, mintToken, type TestKeys, type TokenOptions } from './tokens.js';
 
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { PROJECT_ROOT } from '../../infra/paths.js';
+import { PROJECT_ROOT } from '../../infra/paths.js';
 
 export interface TestApi {
   stack: LocalStack;

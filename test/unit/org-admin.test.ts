@@ -5,8 +5,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { StageSettingsSchema, stageSettings } from '../../infra/stage.js';
 import {
   maskKey,
@@ -19,9 +18,10 @@ import {
 } from '../../shared/org-admin.js';
 import { settingsFromSecretsManager } from '../../shared/org-settings.js';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { PROJECT_ROOT } from '../../infra/paths.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = PROJECT_ROOT;
 const STAGE = 'test';
 const KEY = 'sk-proj-Secret0123456789abcdefWXYZ';
 const OTHER_KEY = 'sk-rotated-9876543210zyxwQRST';
