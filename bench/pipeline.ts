@@ -9,8 +9,8 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { TestApi } from '../test/helpers/local-api.js';
-import type { StubOpenAI } from '../test/helpers/stub-openai.js';
+import type { LocalStack } from '../bin/local/stack.js';
+import type { StubOpenAI } from '../bin/local/stub-openai.js';
 
 // Set before the stack and the handlers are loaded (below, by dynamic import), as `npm start` and the tests do.
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
@@ -39,7 +39,7 @@ const POLLERS = 4;
 /** The whole run is abandoned (exit 1) past this. */
 const WATCHDOG_MS = 85_000;
 
-type Client = ReturnType<typeof import('../test/helpers/local-api.js').client>;
+type Client = ReturnType<typeof import('../bin/local/http-client.js').client>;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -150,11 +150,14 @@ async function main(): Promise<void> {
   }, WATCHDOG_MS);
   watchdog.unref();
 
-  const { client, startTestApi } = await import('../test/helpers/local-api.js');
-  const { startStubOpenAI } = await import('../test/helpers/stub-openai.js');
+  const { client } = await import('../bin/local/http-client.js');
+  const { startLocalStack } = await import('../bin/local/stack.js');
+  const { makeKeys, mintToken } = await import('../bin/local/tokens.js');
+  const { startStubOpenAI } = await import('../bin/local/stub-openai.js');
+  const { PROJECT_ROOT } = await import('../shared/contract/project.js');
 
   let stub: StubOpenAI | undefined;
-  let api: TestApi | undefined;
+  let stack: LocalStack | undefined;
   try {
     const runStarted = performance.now();
     const loadBefore = loads();
@@ -166,13 +169,17 @@ async function main(): Promise<void> {
       [`${ORG}_OPENAI_BASE_URL`]: stub.url,
       ORG_RATE_LIMIT_PER_MINUTE: '1000000',
     });
-    api = await startTestApi();
+    // Tokens signed with keys of this run's own, as a client's Clerk instance would.
+    const keys = makeKeys();
+    process.env.CLERK_JWT_KEY = keys.publicKeyPem;
+    delete process.env.CLERK_AUTHORIZED_PARTIES;
+    stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true });
     const stackMs = performance.now() - runStarted;
-    const dynamoCounts = api.stack.dynamo.requestCounts;
-    const sqsCounts = api.stack.sqs.requestCounts;
+    const dynamoCounts = stack.dynamo.requestCounts;
+    const sqsCounts = stack.sqs.requestCounts;
     const clients: Client[] = [];
     for (let index = 0; index < Math.max(...CONCURRENCIES); index++) {
-      clients.push(client(api.url, await api.token({ org: ORG, user: `user_${index}`, expiresIn: 600 })));
+      clients.push(client(stack.url, await mintToken(keys, { org: ORG, user: `user_${index}`, expiresIn: 600 })));
     }
     const first = clients[0]!;
 
@@ -317,7 +324,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`run time ${fixed((performance.now() - runStarted) / 1000)} s`);
   } finally {
-    await api?.close();
+    await stack?.close();
     await stub?.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { jsonResponse } from '../shared/http/errors.js';
+import { jsonResponse } from '../shared/api/responses.js';
 
 /** The API's `$default` route: any method and path the contract does not have. */
 export const handler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> =>

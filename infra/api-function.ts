@@ -6,8 +6,9 @@ import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '../shared/contract/project.js';
+import { VARIABLES } from '../shared/platform/env.js';
 import { TABLE } from '../shared/store/table.js';
-import { PROJECT_ROOT } from './paths.js';
 
 /**
  * How every function is bundled: one ESM file for Node 24, minified, with source maps, holding
@@ -29,7 +30,7 @@ export const BUNDLING = {
 } as const;
 
 export interface AppFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'logGroup' | 'handler'> {
-  /** The handler module, relative to the project root (as in shared/routes.ts and shared/workers.ts); it exports `handler`. */
+  /** The handler module, relative to the project root (as in shared/contract/routes.ts and workers.ts); it exports `handler`. */
   entry: string;
   /** Powertools service name: `ai-chat-api` or `ai-chat-worker`. */
   serviceName: string;
@@ -81,7 +82,7 @@ export class AppFunction extends NodejsFunction {
       role,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: serviceName,
+        [VARIABLES.serviceName]: serviceName,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         POWERTOOLS_METRICS_NAMESPACE: 'AiChat',
         ...environment,

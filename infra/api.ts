@@ -7,19 +7,21 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ROUTES } from '../shared/routes.js';
+import { QUEUES, type QueueId } from '../shared/contract/queues.js';
+import { ROUTES } from '../shared/contract/routes.js';
+import { VARIABLES } from '../shared/platform/env.js';
 import { AppFunction } from './api-function.js';
 import type { StageSettings } from './stage.js';
 
 export interface ChatApiProps {
   settings: StageSettings;
   table: ITableV2;
-  queues: Record<'ask' | 'ctx', Queue>;
+  queues: Record<QueueId, Queue>;
   environment: Record<string, string>;
 }
 
 /**
- * The HTTP API: one small Lambda per route of shared/routes.ts (the local gateway serves the same
+ * The HTTP API: one small Lambda per route of shared/contract/routes.ts (the local gateway serves the same
  * table), each with only the table access and queue it needs, behind a throttled, access-logged stage.
  */
 export class ChatApi extends Construct {
@@ -65,9 +67,9 @@ export class ChatApi extends Construct {
     });
 
     const clerk: Record<string, string> = {
-      ...(settings.clerkJwtKey ? { CLERK_JWT_KEY: settings.clerkJwtKey } : {}),
-      ...(settings.clerkSecretName ? { CLERK_SECRET_NAME: settings.clerkSecretName } : {}),
-      ...(settings.clerkAuthorizedParties.length ? { CLERK_AUTHORIZED_PARTIES: settings.clerkAuthorizedParties.join(',') } : {}),
+      ...(settings.clerkJwtKey ? { [VARIABLES.clerkJwtKey]: settings.clerkJwtKey } : {}),
+      ...(settings.clerkSecretName ? { [VARIABLES.clerkSecretName]: settings.clerkSecretName } : {}),
+      ...(settings.clerkAuthorizedParties.length ? { [VARIABLES.clerkAuthorizedParties]: settings.clerkAuthorizedParties.join(',') } : {}),
     };
     for (const route of ROUTES) {
       const fn = new AppFunction(this, route.name, {
@@ -77,9 +79,8 @@ export class ChatApi extends Construct {
         logRemovalPolicy: removal,
         environment: {
           ...props.environment,
-          ...(route.table === 'none' ? {} : { TABLE_NAME: props.table.tableName, ...clerk }),
-          ...(route.enqueues === 'ask' ? { ASK_QUEUE_URL: props.queues.ask.queueUrl } : {}),
-          ...(route.enqueues === 'ctx' ? { CTX_QUEUE_URL: props.queues.ctx.queueUrl } : {}),
+          ...(route.table === 'none' ? {} : { [VARIABLES.tableName]: props.table.tableName, ...clerk }),
+          ...(route.enqueues ? { [VARIABLES[QUEUES[route.enqueues].urlVariable]]: props.queues[route.enqueues].queueUrl } : {}),
         },
       });
       fn.grantTable(props.table, route.table);

@@ -4,8 +4,9 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueDefinition } from '../shared/queues.js';
-import { WORKERS } from '../shared/workers.js';
+import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueId } from '../shared/contract/queues.js';
+import { WORKERS } from '../shared/contract/workers.js';
+import { VARIABLES } from '../shared/platform/env.js';
 import { AppFunction } from './api-function.js';
 import type { StageSettings } from './stage.js';
 
@@ -16,19 +17,19 @@ export interface JobsProps {
 }
 
 /**
- * The job queues (each with its dead-letter queue) and their consumers, from shared/queues.ts and
- * shared/workers.ts: the same tables the local stack polls.
+ * The job queues (each with its dead-letter queue) and their consumers, from shared/contract/queues.ts and
+ * workers.ts: the same tables the local stack polls.
  */
 export class Jobs extends Construct {
-  readonly queues = {} as Record<QueueDefinition['id'], Queue>;
-  readonly deadLetterQueues = {} as Record<QueueDefinition['id'], Queue>;
+  readonly queues = {} as Record<QueueId, Queue>;
+  readonly deadLetterQueues = {} as Record<QueueId, Queue>;
   readonly workers: AppFunction[] = [];
 
   constructor(scope: Construct, id: string, props: JobsProps) {
     super(scope, id);
     const { settings } = props;
     const removal = settings.protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    for (const definition of QUEUES) {
+    for (const definition of Object.values(QUEUES)) {
       const deadLetter = new Queue(this, `${definition.id}DeadLetters`, {
         queueName: queueName(settings.stage, definition, true),
         fifo: definition.fifo || undefined,
@@ -66,13 +67,13 @@ export class Jobs extends Construct {
         logRemovalPolicy: removal,
         environment: {
           ...props.environment,
-          TABLE_NAME: props.table.tableName,
+          [VARIABLES.tableName]: props.table.tableName,
           // An answering worker changes the visibility of its own queue's messages to retry them later.
           ...(worker.deadLetter
             ? {}
             : {
-                [worker.queue === 'ask' ? 'ASK_QUEUE_URL' : 'CTX_QUEUE_URL']: queue.queueUrl,
-                ORG_SECRET_PREFIX: settings.orgSecretPrefix,
+                [VARIABLES[QUEUES[worker.queue].urlVariable]]: queue.queueUrl,
+                [VARIABLES.orgSecretPrefix]: settings.orgSecretPrefix,
               }),
         },
       });

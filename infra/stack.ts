@@ -5,6 +5,7 @@ import { ChatApi } from './api.js';
 import { Jobs } from './jobs.js';
 import type { StageSettings } from './stage.js';
 import { ChatTable } from './table.js';
+import { VARIABLES } from '../shared/platform/env.js';
 
 export interface ChatStackProps extends StackProps {
   settings: StageSettings;
@@ -22,9 +23,9 @@ export class ChatStack extends Stack {
     const { settings } = props;
     this.table = new ChatTable(this, 'Data', { protect: settings.protect });
     const environment = {
-      STAGE: settings.stage,
-      ORG_RATE_LIMIT_PER_MINUTE: String(settings.rateLimitPerMinute),
-      ...(settings.systemPrompt ? { AI_SYSTEM_PROMPT: settings.systemPrompt } : {}),
+      [VARIABLES.stage]: settings.stage,
+      [VARIABLES.orgRateLimitPerMinute]: String(settings.rateLimitPerMinute),
+      ...(settings.systemPrompt ? { [VARIABLES.systemPrompt]: settings.systemPrompt } : {}),
     };
     this.jobs = new Jobs(this, 'Jobs', { settings, table: this.table.table, environment });
     this.api = new ChatApi(this, 'Http', { settings, table: this.table.table, queues: this.jobs.queues, environment });

@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { orgSecretPrefix, STAGE_PATTERN } from '../shared/contract/rules.js';
 
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
 const csv = (value: unknown): string[] =>
@@ -15,7 +16,7 @@ const csv = (value: unknown): string[] =>
 export const StageSettingsSchema = z
   .object({
     /** `-c stage=` / STAGE: lower-case letters, digits and dashes. */
-    stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'stage must be lower-case letters, digits and dashes, 1 to 20 long, starting with a letter'),
+    stage: z.string().regex(STAGE_PATTERN, 'stage must be lower-case letters, digits and dashes, 1 to 20 long, starting with a letter'),
     /** `-c clerkJwtKey=` / CLERK_JWT_KEY: Clerk's PEM public key (networkless verification, recommended). */
     clerkJwtKey: z
       .string()
@@ -77,5 +78,5 @@ export function stageSettings(context: (key: string) => unknown, env: NodeJS.Pro
   if (!result.success) {
     throw new Error(`Stage settings are not valid:\n${result.error.issues.map((issue) => `- ${issue.path.join('.') || 'settings'}: ${issue.message}`).join('\n')}`);
   }
-  return { ...result.data, protect: prod, orgSecretPrefix: `ai-chat/${result.data.stage}/orgs/` };
+  return { ...result.data, protect: prod, orgSecretPrefix: orgSecretPrefix(result.data.stage) };
 }

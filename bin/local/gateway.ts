@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { LIMITS } from '../../shared/limits.js';
-import { routeKey, type Route } from '../../shared/routes.js';
+import { routeKey, type RouteDefinition } from '../../shared/contract/routes.js';
+import { LIMITS } from '../../shared/platform/limits.js';
 import { lambdaContext } from './lambda-context.js';
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
 export interface GatewayOptions {
-  routes: readonly Route[];
+  routes: readonly RouteDefinition[];
   /** The file that serves a route's `entry` (the source module, or a bundle). */
   entryFile: (entry: string) => string;
   port: number;
@@ -34,7 +34,7 @@ const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const TEXT_CONTENT = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))/i;
 
 interface CompiledRoute {
-  route: Route;
+  route: RouteDefinition;
   pattern: RegExp;
   params: string[];
 }
@@ -57,7 +57,7 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
     });
   const fallback = options.routes.find((route) => route.path === '$default');
   const handlers = new Map<string, Promise<ApiHandler>>();
-  const load = (route: Route): Promise<ApiHandler> => {
+  const load = (route: RouteDefinition): Promise<ApiHandler> => {
     let handler = handlers.get(route.name);
     if (!handler) {
       handler = import(pathToFileURL(options.entryFile(route.entry)).href).then((module) => module.handler as ApiHandler);
@@ -162,7 +162,7 @@ function toEvent(
   request: IncomingMessage,
   url: URL,
   body: Buffer,
-  route: Route,
+  route: RouteDefinition,
   pathParameters: Record<string, string> | undefined,
 ): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};

@@ -1,7 +1,7 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import type { AddressInfo } from 'node:net';
-import { QUEUE_SETTINGS, QUEUES, queueName, type QueueDefinition } from '../../shared/queues.js';
+import { QUEUE_SETTINGS, QUEUES, queueName, type QueueDefinition, type QueueId } from '../../shared/contract/queues.js';
 import { countRequests, localCredentials } from './aws.js';
 
 export interface LocalQueue {
@@ -15,7 +15,7 @@ export interface LocalQueue {
 export interface LocalSqs {
   endpoint: string;
   client: SQSClient;
-  queues: Record<QueueDefinition['id'], LocalQueue>;
+  queues: Record<QueueId, LocalQueue>;
   /** Requests served so far, by operation (e.g. `SendMessage`). */
   requestCounts: Map<string, number>;
   close(): Promise<void>;
@@ -35,8 +35,8 @@ export async function startLocalSqs(options: { stage: string; visibilityTimeoutS
   const requestCounts = countRequests(server);
   const client = new SQSClient({ endpoint, ...localCredentials });
   const visibility = options.visibilityTimeoutSeconds ?? QUEUE_SETTINGS.visibilityTimeoutSeconds;
-  const queues = {} as Record<QueueDefinition['id'], LocalQueue>;
-  for (const definition of QUEUES) {
+  const queues = {} as Record<QueueId, LocalQueue>;
+  for (const definition of Object.values(QUEUES)) {
     const fifoAttributes: Record<string, string> = definition.fifo ? { FifoQueue: 'true' } : {};
     const deadLetterUrl = await createQueue(client, queueName(options.stage, definition, true), {
       ...fifoAttributes,

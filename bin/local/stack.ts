@@ -1,14 +1,15 @@
 import { join } from 'node:path';
-import { QUEUE_SETTINGS, WORKER_TIMEOUT_SECONDS } from '../../shared/queues.js';
-import { ROUTES } from '../../shared/routes.js';
-import { WORKERS } from '../../shared/workers.js';
+import { pathToFileURL } from 'node:url';
+import { QUEUE_SETTINGS, QUEUES, WORKER_TIMEOUT_SECONDS } from '../../shared/contract/queues.js';
+import { ROUTES } from '../../shared/contract/routes.js';
+import { WORKERS } from '../../shared/contract/workers.js';
+import { VARIABLES } from '../../shared/platform/env.js';
 import { localCredentials } from './aws.js';
 import { devKeysDirectory, ensureDevKeys } from './dev-keys.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
 import { SqsPoller, type SqsHandler } from './poller.js';
 import { startLocalSqs, type LocalSqs } from './sqs.js';
-import { pathToFileURL } from 'node:url';
 
 export interface LocalStackOptions {
   /** The project root (handlers are loaded from it, data kept under its `.local/`). */
@@ -54,9 +55,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const entryFile = options.entryFile ?? ((entry: string) => join(options.root, entry));
   const env = process.env;
   let devKeys: string | undefined;
-  if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
+  if (!env[VARIABLES.clerkJwtKey] && !env[VARIABLES.clerkSecretKey]) {
     const keys = ensureDevKeys(devKeysDirectory(options.root));
-    env.CLERK_JWT_KEY = keys.publicKeyPem;
+    env[VARIABLES.clerkJwtKey] = keys.publicKeyPem;
     devKeys = keys.directory;
   }
 
@@ -72,10 +73,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_SECRET_ACCESS_KEY: localCredentials.credentials.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    TABLE_NAME: LOCAL_TABLE,
-    STAGE: LOCAL_STAGE,
-    ASK_QUEUE_URL: sqs.queues.ask.url,
-    CTX_QUEUE_URL: sqs.queues.ctx.url,
+    [VARIABLES.tableName]: LOCAL_TABLE,
+    [VARIABLES.stage]: LOCAL_STAGE,
+    ...Object.fromEntries(Object.values(QUEUES).map((queue) => [VARIABLES[queue.urlVariable], sqs.queues[queue.id].url])),
   });
   delete env.AWS_PROFILE;
 

@@ -1,11 +1,6 @@
-import { apiHandler } from '../../shared/http/api-handler.js';
-import { addMessage } from '../../shared/messages.js';
-import { CreateMessageBody } from '../../shared/schemas/messages.js';
-import { SessionPathParams } from '../../shared/schemas/sessions.js';
-import { defaultDb } from '../../shared/store/db.js';
+import { apiHandler } from '../../shared/api/handler.js';
+import { routes } from '../../shared/contract/routes.js';
+import { defaultMessageService } from '../../shared/messages/service.js';
 
 /** POST /openai/sessions/{session_id}/messages: a message written elsewhere, stored as COMPLETED. */
-export const handler = apiHandler(
-  { params: SessionPathParams, notFoundName: 'Session', body: CreateMessageBody },
-  async ({ principal, params, body }) => ({ status: 201, body: await addMessage(defaultDb(), principal, params.session_id, body) }),
-);
+export const handler = apiHandler(routes.CreateMessage, ({ principal, params, body }) => defaultMessageService().add(principal, params.session_id, body));

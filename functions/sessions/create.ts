@@ -1,10 +1,6 @@
-import { apiHandler } from '../../shared/http/api-handler.js';
-import { CreateSessionBody } from '../../shared/schemas/sessions.js';
-import { createSession } from '../../shared/sessions.js';
-import { defaultDb } from '../../shared/store/db.js';
+import { apiHandler } from '../../shared/api/handler.js';
+import { routes } from '../../shared/contract/routes.js';
+import { defaultSessionService } from '../../shared/sessions/service.js';
 
 /** POST /openai/sessions */
-export const handler = apiHandler({ body: CreateSessionBody }, async ({ principal, body }) => ({
-  status: 201,
-  body: await createSession(defaultDb(), principal, body),
-}));
+export const handler = apiHandler(routes.CreateSession, ({ principal, body }) => defaultSessionService().create(principal, body));

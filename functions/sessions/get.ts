@@ -1,10 +1,6 @@
-import { apiHandler } from '../../shared/http/api-handler.js';
-import { SessionPathParams } from '../../shared/schemas/sessions.js';
-import { getSession } from '../../shared/sessions.js';
-import { defaultDb } from '../../shared/store/db.js';
+import { apiHandler } from '../../shared/api/handler.js';
+import { routes } from '../../shared/contract/routes.js';
+import { defaultSessionService } from '../../shared/sessions/service.js';
 
 /** GET /openai/sessions/{session_id} */
-export const handler = apiHandler({ params: SessionPathParams, notFoundName: 'Session' }, async ({ principal, params }) => ({
-  status: 200,
-  body: await getSession(defaultDb(), principal, params.session_id),
-}));
+export const handler = apiHandler(routes.GetSession, ({ principal, params }) => defaultSessionService().get(principal, params.session_id));

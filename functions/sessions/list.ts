@@ -1,10 +1,6 @@
-import { apiHandler } from '../../shared/http/api-handler.js';
-import { ListSessionsQuery } from '../../shared/schemas/sessions.js';
-import { listSessions } from '../../shared/sessions.js';
-import { defaultDb } from '../../shared/store/db.js';
+import { apiHandler } from '../../shared/api/handler.js';
+import { routes } from '../../shared/contract/routes.js';
+import { defaultSessionService } from '../../shared/sessions/service.js';
 
 /** GET /openai/sessions */
-export const handler = apiHandler({ query: ListSessionsQuery }, async ({ principal, query }) => ({
-  status: 200,
-  body: await listSessions(defaultDb(), principal, query),
-}));
+export const handler = apiHandler(routes.ListSessions, ({ principal, query }) => defaultSessionService().list(principal, query));

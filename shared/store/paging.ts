@@ -1,6 +1,6 @@
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { LIMITS } from '../limits.js';
-import type { Db } from './db.js';
+import { LIMITS } from '../platform/limits.js';
+import type { Db } from './client.js';
 
 export interface Page<T> {
   items: T[];

@@ -1,0 +1,48 @@
+/**
+ * `npm start`: the whole API on 127.0.0.1 with no AWS account.
+ *   --port N      (or PORT; default 3000)
+ *   --in-memory   (or LOCAL_IN_MEMORY=1) keep no data on disk
+ */
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../../shared/contract/project.js';
+import { startLocalStack } from './stack.js';
+
+const root = PROJECT_ROOT;
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, 'in-memory': { type: 'boolean', default: false } },
+});
+const port = Number(values.port ?? process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`Not a port: ${values.port ?? process.env.PORT}`);
+  process.exit(2);
+}
+const inMemory = values['in-memory'] || ['1', 'true'].includes(process.env.LOCAL_IN_MEMORY ?? '');
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// CloudWatch metrics mean nothing on a laptop: do not print them after every request.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+const stack = await startLocalStack({ root, port, inMemory, log: (line) => console.log(line) });
+
+if (stack.devKeysDirectory) {
+  console.warn(
+    [
+      '',
+      '!!! CLERK_JWT_KEY is not set: tokens are verified with a LOCAL DEVELOPMENT key pair',
+      `!!! (${stack.devKeysDirectory}). Real Clerk tokens will be refused. Get a token with:`,
+      '!!!   npm run token -- --org org_example --user user_example [--role admin]',
+      '',
+    ].join('\n'),
+  );
+}
+console.log(`AI chat API listening on ${stack.url}/openai (${inMemory ? 'in memory' : 'data in .local/dynamodb'})`);
+
+let stopping = false;
+const stop = async (signal: string): Promise<void> => {
+  if (stopping) process.exit(1);
+  stopping = true;
+  console.log(`${signal}: stopping`);
+  await stack.close();
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

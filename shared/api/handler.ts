@@ -1,0 +1,54 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import type { RouteDefinition } from '../contract/routes.js';
+import { dynamoIdempotencyRecords } from '../idempotency/records.js';
+import { LIMITS } from '../platform/limits.js';
+import { logger, publishMetrics, tracer } from '../platform/observability.js';
+import { defaultDb } from '../store/client.js';
+import { bodyLimit } from './middleware/body-limit.js';
+import { clerkAuth } from './middleware/clerk-auth.js';
+import { errorAnswer } from './middleware/error-answer.js';
+import { idempotencyKey } from './middleware/idempotency-key.js';
+import { jsonAnswer } from './middleware/json-answer.js';
+import { jsonBody } from './middleware/json-body.js';
+import { requestValidation } from './middleware/request-validation.js';
+import { requestIdOf, type ApiEvent, type ApiRequest, type ApiResponse } from './types.js';
+
+/**
+ * Builds the Lambda handler of one route from its definition (shared/contract/routes.ts): the
+ * Powertools logger, tracer and metrics, the contract's error answers, the body limit, Clerk
+ * authentication, JSON parsing, validation against the route's schemas and, for idempotent
+ * routes, the `Idempotency-Key`; around a function that holds only the route's own logic and
+ * returns the body of the route's success status.
+ * @example
+ * export const handler = apiHandler(routes.GetSession, ({ principal, params }) =>
+ *   sessionService().get(principal, params.session_id));
+ */
+export function apiHandler<Route extends RouteDefinition>(route: Route, run: (request: ApiRequest<Route>) => Promise<ApiResponse<Route>>) {
+  const handler = middy<ApiEvent, APIGatewayProxyResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(publishMetrics())
+    .use(errorAnswer())
+    .use(jsonAnswer({ status: route.status }))
+    .use(bodyLimit({ maxBytes: LIMITS.maxBodyBytes }))
+    .use(clerkAuth())
+    .use(jsonBody())
+    .use(requestValidation(route));
+  if (route.idempotent) handler.use(idempotencyKey({ records: () => dynamoIdempotencyRecords(defaultDb()), status: route.status }));
+  return handler.handler(async (event, context) => {
+    const input = event.input!;
+    // The result is the body; json-answer gives it the route's status.
+    return (await run({
+      principal: event.principal!,
+      params: input.params,
+      query: input.query,
+      body: input.body,
+      headers: event.headers ?? {},
+      requestId: requestIdOf(event, context),
+      lambdaContext: context,
+    } as ApiRequest<Route>)) as unknown as APIGatewayProxyResultV2;
+  });
+}

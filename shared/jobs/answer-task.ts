@@ -1,0 +1,37 @@
+import { env } from '../platform/env.js';
+import { dynamoSessionRepository } from '../sessions/repository.js';
+import type { Db } from '../store/client.js';
+import { keys } from '../store/keys.js';
+import { dynamoTaskRepository, type TaskItem } from '../tasks/repository.js';
+import { answerClaimed, FINISHED, LEASE_MS, resultJson, type Attempt, type Outcome } from './answering.js';
+import { claim } from './claims.js';
+import type { TaskJob } from './job-schema.js';
+import { isFinished, secondsUntilLeaseEnds, TASK } from './work-items.js';
+
+/** Answers one task. */
+export async function answerTask(db: Db, job: TaskJob, attempt: Attempt): Promise<Outcome> {
+  const key = keys.task(job.org_id, job.session_id, job.ctx_id);
+  const claimed = await claim<TaskItem>(db, key, TASK.lifecycle, attempt.claimer, LEASE_MS);
+  if (!claimed) {
+    const item = await dynamoTaskRepository(db).get(job.org_id, job.session_id, job.ctx_id);
+    if (!item || isFinished(item.status, TASK.lifecycle)) return FINISHED; // gone, or a duplicate delivery
+    return { finished: false, retryAfterSeconds: secondsUntilLeaseEnds(item.lease_until), reason: 'the task is being answered by another worker' };
+  }
+  const session = await dynamoSessionRepository(db).get(job.org_id, job.session_id);
+  return answerClaimed(
+    db,
+    {
+      kind: TASK,
+      key,
+      claimed,
+      orgId: job.org_id,
+      sessionId: job.session_id,
+      systemPrompt: claimed.system_prompt ?? session?.system_prompt ?? env.defaultSystemPrompt(),
+      message: claimed.task,
+      history: claimed.request_history,
+      historyBefore: job.ctx_id,
+      doneFields: (result) => ({ result: result.content, error: null, ...resultJson(result.content) }),
+    },
+    attempt,
+  );
+}

@@ -1,0 +1,165 @@
+import { DEFAULT_MODEL } from '../contract/rules.js';
+import { askModel, type ModelAnswer } from '../llm/chat-model.js';
+import { classifyModelFailure } from '../llm/failures.js';
+import { buildPrompt, estimateTokens, fitHistory, historyBudget, type ChatMessage } from '../llm/prompt.js';
+import { dynamoMessageRepository } from '../messages/repository.js';
+import { env } from '../platform/env.js';
+import { addMetric, logger, MetricUnit } from '../platform/observability.js';
+import { orgSettings, OrgSettingsInvalid, type OrgSettings } from '../platform/org-settings.js';
+import type { Db } from '../store/client.js';
+import { release, settle, type WorkItemFields } from './claims.js';
+import { gaveUpSentence, type WorkItemState, type WorkKind } from './work-items.js';
+
+/** What became of a job: finished (delete it), or to be tried again after a delay. */
+export type Outcome = { finished: true } | { finished: false; retryAfterSeconds: number; reason: string };
+
+export const FINISHED: Outcome = { finished: true };
+
+/** One delivery of a job to a worker. */
+export interface Attempt {
+  /** Unique per delivery: who holds a claim. */
+  claimer: string;
+  /** Milliseconds left in this invocation. */
+  remainingMs: () => number;
+}
+
+/** Kept free in an invocation after the model call, to write its outcome. */
+const WRITE_MARGIN_MS = 10_000;
+/** A claim outlives the longest invocation, so that only a dead worker's claim can expire. */
+export const LEASE_MS = 150_000;
+
+/** The delay before try `attempt + 1`: base × 2^(attempt-1), at most 5 minutes, with some jitter. */
+export function retryDelaySeconds(attempt: number): number {
+  const base = env.jobRetryBaseSeconds() * 2 ** Math.max(0, attempt - 1);
+  return Math.min(300, Math.round(base * (0.8 + Math.random() * 0.4)));
+}
+
+/** A claimed item to answer: which, of what kind, and what to ask. */
+export interface WorkToAnswer {
+  kind: WorkKind;
+  key: { pk: string; sk: string };
+  /** The claimed message or task. */
+  claimed: WorkItemState & { request_model?: string };
+  orgId: string;
+  sessionId: string;
+  systemPrompt: string | undefined;
+  message: string;
+  /** The request's own history, or stored history is read from before this id (the question, or the task). */
+  history: ChatMessage[] | undefined;
+  historyBefore: string;
+  /** The fields of a done item, from the model's answer. */
+  doneFields: (answer: ModelAnswer) => WorkItemFields;
+}
+
+/** Calls the model for a claimed item and settles it: done, failed, or released for a later try. */
+export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt): Promise<Outcome> {
+  const { kind, key, claimed, orgId } = work;
+  const attempts = Number(claimed.attempts ?? 1);
+  const fail = (sentence: string) => settleFailed(db, work, attempt, kind.failedFields(sentence));
+  // Tried before and never settled (its worker died each time): stop here.
+  if (attempts > env.jobMaxAttempts()) return fail(gaveUpSentence(attempts - 1, claimed.last_error));
+
+  let settings: OrgSettings | undefined;
+  try {
+    settings = await orgSettings(orgId);
+  } catch (error) {
+    if (error instanceof OrgSettingsInvalid) return fail(error.message);
+    throw error;
+  }
+  if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
+
+  const model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;
+  const history = Array.isArray(work.history) ? work.history : await storedHistory(db, work, historyBudget(model, work.systemPrompt, work.message));
+  const messages = buildPrompt(work.systemPrompt, history, work.message);
+
+  const timeoutMs = attempt.remainingMs() - WRITE_MARGIN_MS;
+  if (timeoutMs < 5_000) {
+    await release(db, key, kind.lifecycle, attempt.claimer, 'The worker ran out of time before calling the model.');
+    return { finished: false, retryAfterSeconds: 1, reason: 'not enough time left in this invocation' };
+  }
+
+  const startedAt = Date.now();
+  let result: ModelAnswer;
+  try {
+    result = await askModel(settings, model, messages, timeoutMs);
+  } catch (error) {
+    let failure = classifyModelFailure(error, orgId, model);
+    let retried: ModelAnswer | undefined;
+    if (failure.kind === 'key_refused') {
+      // Maybe the key was rotated since it was cached: read it afresh and try once more with it.
+      const fresh = await orgSettings(orgId, { fresh: true });
+      if (fresh && fresh.apiKey !== settings.apiKey) {
+        try {
+          retried = await askModel(fresh, model, messages, attempt.remainingMs() - WRITE_MARGIN_MS);
+        } catch (retryError) {
+          failure = classifyModelFailure(retryError, orgId, model);
+        }
+      }
+    }
+    if (retried) return finish(db, work, attempt, retried, startedAt);
+    logger.warn('model call failed', { kind: failure.kind, attempt: attempts, status: (error as { status?: number }).status });
+    if (failure.kind !== 'passing') return fail(failure.sentence);
+    if (attempts >= env.jobMaxAttempts()) return fail(`${failure.sentence.replace(/\.$/, '')}, ${attempts} times. Try again later.`);
+    await release(db, key, kind.lifecycle, attempt.claimer, failure.sentence);
+    addMetric('ModelCallRetried', MetricUnit.Count, 1);
+    return { finished: false, retryAfterSeconds: retryDelaySeconds(attempts), reason: failure.sentence };
+  }
+  return finish(db, work, attempt, result, startedAt);
+}
+
+async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: ModelAnswer, modelStartedAt: number): Promise<Outcome> {
+  const now = Date.now();
+  const created = Date.parse(work.claimed.created_at);
+  const queueMs = Date.parse(String(work.claimed.started_at)) - created;
+  addMetric(`${work.kind.metric}Completed`, MetricUnit.Count, 1);
+  addMetric('ModelLatency', MetricUnit.Milliseconds, now - modelStartedAt);
+  addMetric('QueueWait', MetricUnit.Milliseconds, queueMs);
+  await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
+    ...work.doneFields(result),
+    model: result.model,
+    ...(result.usage ? { usage: result.usage } : {}),
+    completed_at: new Date(now).toISOString(),
+    latency_ms: now - created,
+    // The split of that latency: waiting for a worker, and the model itself.
+    timings: { queue_ms: queueMs, model_ms: now - modelStartedAt },
+  });
+  return FINISHED;
+}
+
+/** Settles a claimed item as failed with `fields` (the kind's failed fields of a sentence). */
+export async function settleFailed(
+  db: Db,
+  work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed'>,
+  attempt: Attempt,
+  fields: WorkItemFields,
+): Promise<Outcome> {
+  const now = Date.now();
+  addMetric(`${work.kind.metric}Failed`, MetricUnit.Count, 1);
+  await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.failed, {
+    ...fields,
+    completed_at: new Date(now).toISOString(),
+    latency_ms: now - Date.parse(work.claimed.created_at),
+  });
+  return FINISHED;
+}
+
+/** The session's finished messages before the item, newest first until the token budget is spent, then oldest first. */
+async function storedHistory(db: Db, work: WorkToAnswer, budget: number): Promise<ChatMessage[]> {
+  const spent = (turns: ChatMessage[]) => turns.reduce((sum, turn) => sum + estimateTokens(turn.content), 0);
+  const newestFirst = await dynamoMessageRepository(db).finishedTurnsBefore(work.orgId, work.sessionId, work.historyBefore, (turns) => spent(turns) > budget);
+  return fitHistory(newestFirst, budget);
+}
+
+/** Where a task's answer is JSON (bare, or in a ```json fence), `result_json` holds it parsed. */
+export function resultJson(text: string): { result_json?: unknown } {
+  const candidates = [text.trim(), /```(?:json)?\s*([\s\S]*?)```/i.exec(text)?.[1]?.trim()];
+  for (const candidate of candidates) {
+    if (!candidate || !/^[[{]/.test(candidate)) continue;
+    try {
+      return { result_json: JSON.parse(candidate) };
+    } catch {
+      // not JSON after all
+    }
+  }
+  return {};
+}

@@ -1,0 +1,39 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { QUEUES, type QueueId } from '../contract/queues.js';
+import { env } from '../platform/env.js';
+import { tracer } from '../platform/observability.js';
+import type { Job } from './job-schema.js';
+
+/** Where the services put jobs. */
+export interface JobQueue {
+  /** Puts a job on its queue; throws when the queue cannot take it. */
+  enqueue(job: Job): Promise<void>;
+}
+
+let client: SQSClient | undefined;
+const sqs = (): SQSClient => (client ??= tracer.captureAWSv3Client(new SQSClient({})));
+
+/** The URL of a job queue, from the variable its definition names. */
+const queueUrlOf = (queue: QueueId): string => env[QUEUES[queue].urlVariable]();
+
+/**
+ * The job queues on SQS. Asks go to the FIFO queue with one message group per session (turns in
+ * order) and the assistant message id as deduplication id (a retried send is not a second job).
+ */
+export const sqsJobQueue: JobQueue = {
+  async enqueue(job) {
+    const fifo = job.kind === 'ask' ? { MessageGroupId: job.session_id, MessageDeduplicationId: job.message_id } : {};
+    await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...fifo }));
+  },
+};
+
+/** Makes a received job come back after `seconds` (SQS's own backoff for a retry). */
+export async function retryJobLater(queue: QueueId, receiptHandle: string, seconds: number): Promise<void> {
+  await sqs().send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrlOf(queue),
+      ReceiptHandle: receiptHandle,
+      VisibilityTimeout: Math.max(0, Math.min(43_200, Math.round(seconds))),
+    }),
+  );
+}

@@ -1,0 +1,135 @@
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { QueueId } from '../contract/queues.js';
+import { logger, publishMetrics, tracer } from '../platform/observability.js';
+import { defaultDb } from '../store/client.js';
+import { answerAsk } from './answer-ask.js';
+import { answerTask } from './answer-task.js';
+import { retryDelaySeconds, type Outcome } from './answering.js';
+import { failDeadJob } from './dead-jobs.js';
+import { retryJobLater } from './job-queue.js';
+import { Job } from './job-schema.js';
+
+/** Marks a record failed, to come back after the delay already set on it. */
+class RetryLater extends Error {}
+
+/** A record whose body is not a job of its queue: it fails, and after its receives it lands in the dead-letter queue. */
+export class MalformedJob extends Error {
+  override name = 'MalformedJob';
+}
+
+/**
+ * The job in a record, checked against the job schema (the same zod schema the API enqueues with).
+ * Powertools' batch `parser` option does this for `BatchProcessor`, but `SqsFifoPartialProcessorAsync`
+ * (2.35) takes no parser, so both job queues check here, the same way.
+ * @throws MalformedJob for a body that is not JSON, not a job, or a job of another queue.
+ */
+export function parseJobRecord(record: SQSRecord, queue?: QueueId): Job {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    throw new MalformedJob(`record ${record.messageId} is not JSON`);
+  }
+  const parsed = Job.safeParse(body);
+  if (!parsed.success) throw new MalformedJob(`record ${record.messageId} is not a job`);
+  if (queue && parsed.data.kind !== queue) throw new MalformedJob(`record ${record.messageId} is a ${parsed.data.kind} job on the ${queue} queue`);
+  return parsed.data;
+}
+
+/**
+ * The SQS consumer of one job queue (Powertools batch: partial batch failures). A job that has to
+ * be tried again comes back after its own backoff (set with ChangeMessageVisibility, not the
+ * queue's long visibility timeout). On the FIFO ask queue a failure also holds back the rest of its
+ * session's records in the batch, which come back with it, in order. A malformed record comes back
+ * at once, so that it reaches the dead-letter queue (and its alarm) after its receives.
+ */
+export function jobWorker(queue: QueueId) {
+  return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // A processor holds one batch's state: one per call, as the local poller runs batches side by side.
+    const processor = queue === 'ask' ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
+    const db = defaultDb();
+    const groupDelays = new Map<string, number>();
+    const retimed = new Set<string>();
+
+    const comeBack = async (record: SQSRecord, seconds: number): Promise<void> => {
+      await retryJobLater(queue, record.receiptHandle, seconds);
+      retimed.add(record.messageId);
+      const group = record.attributes.MessageGroupId;
+      if (group) groupDelays.set(group, seconds);
+    };
+
+    const handleRecord = async (record: SQSRecord): Promise<void> => {
+      let job: Job;
+      try {
+        job = parseJobRecord(record, queue);
+      } catch (error) {
+        logger.error('a record is not a job of this queue', { message_id: record.messageId, error: (error as Error).message });
+        await comeBack(record, 0);
+        throw error;
+      }
+      const attempt = { claimer: `${context.awsRequestId}:${record.messageId}`, remainingMs: () => context.getRemainingTimeInMillis() };
+      let outcome: Outcome;
+      try {
+        outcome = job.kind === 'ask' ? await answerAsk(db, job, attempt) : await answerTask(db, job, attempt);
+      } catch (error) {
+        // The store or the secret store failed: the job itself is fine, so it waits and comes back.
+        logger.error('job failed unexpectedly', { error: error as Error, message_id: record.messageId });
+        outcome = { finished: false, retryAfterSeconds: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount)), reason: (error as Error).name };
+      }
+      if (outcome.finished) return;
+      await comeBack(record, outcome.retryAfterSeconds);
+      throw new RetryLater(outcome.reason);
+    };
+
+    const response =
+      processor instanceof SqsFifoPartialProcessorAsync
+        ? await processPartialResponse(event, handleRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
+        : await processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false });
+    // Records skipped behind a failure of their group come back together with it.
+    for (const { itemIdentifier } of response.batchItemFailures) {
+      if (retimed.has(itemIdentifier)) continue;
+      const record = event.Records.find((candidate) => candidate.messageId === itemIdentifier);
+      const delay = groupDelays.get(record?.attributes.MessageGroupId ?? '');
+      if (record && delay !== undefined) await retryJobLater(queue, record.receiptHandle, delay).catch(() => undefined);
+    }
+    return response;
+  });
+}
+
+/** A worker with the Powertools logger context, tracer and metrics. */
+function observed(handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
+  return middy(handler)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(publishMetrics());
+}
+
+/**
+ * The consumer of a dead-letter queue: each job there failed for good, and its item says so. A
+ * malformed record is logged as an error and dropped: it has nowhere further to go.
+ */
+export function deadLetterWorker() {
+  return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const processor = new BatchProcessor(EventType.SQS);
+    const db = defaultDb();
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        let job: Job;
+        try {
+          job = parseJobRecord(record);
+        } catch (error) {
+          logger.error('dropped a dead letter that is not a job', { message_id: record.messageId, error: (error as Error).message });
+          return;
+        }
+        await failDeadJob(db, job);
+      },
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
+  });
+}

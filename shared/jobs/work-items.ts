@@ -1,0 +1,76 @@
+/**
+ * What a worker answers, without the storage: the two kinds of work item (an ask's answer message
+ * and a task), their states, and the sentences and fields of their outcomes, each written once.
+ */
+
+/**
+ * The states of a work item: a message (`PENDING → PROCESSING → COMPLETED | FAILED`) or a task
+ * (`pending → processing → done | error`, lower case as the guide's clients expect).
+ */
+export interface Lifecycle {
+  pending: string;
+  processing: string;
+  done: string;
+  failed: string;
+}
+
+export const MESSAGE_LIFECYCLE = { pending: 'PENDING', processing: 'PROCESSING', done: 'COMPLETED', failed: 'FAILED' } as const satisfies Lifecycle;
+export const TASK_LIFECYCLE = { pending: 'pending', processing: 'processing', done: 'done', failed: 'error' } as const satisfies Lifecycle;
+
+/** The attributes a worker keeps on an item it answers (claims.ts writes them). */
+export interface WorkItemState {
+  status: string;
+  created_at: string;
+  /** Who holds the claim (one delivery of a job) and until when (epoch ms). */
+  claimed_by?: string;
+  lease_until?: number;
+  /** Claims so far, this one included. */
+  attempts?: number;
+  /** When the first claim was taken. */
+  started_at?: string;
+  /** The passing failure of the last try, for the final sentence. */
+  last_error?: string;
+}
+
+/** One kind of work item: how it is named in metrics, its states, and what its failure stores. */
+export interface WorkKind {
+  /** Metric prefix: `AnswerCompleted`, `TaskFailed`, ... */
+  metric: 'Answer' | 'Task';
+  lifecycle: Lifecycle;
+  /** The fields of a failed item: what the API then shows. */
+  failedFields(sentence: string): Record<string, unknown>;
+}
+
+export const ANSWER: WorkKind = {
+  metric: 'Answer',
+  lifecycle: MESSAGE_LIFECYCLE,
+  failedFields: (sentence) => ({ content: sentence, error: sentence }),
+};
+
+export const TASK: WorkKind = {
+  metric: 'Task',
+  lifecycle: TASK_LIFECYCLE,
+  failedFields: (sentence) => ({ error: sentence, result: null }),
+};
+
+export const isFinished = (status: unknown, states: Lifecycle): boolean => status === states.done || status === states.failed;
+
+/** Seconds until another worker's claim would run out (at least 1, at most a minute): when to come back. */
+export const secondsUntilLeaseEnds = (leaseUntil: number | undefined, nowMs = Date.now()): number =>
+  Math.min(60, Math.ceil((Number(leaseUntil) - nowMs) / 1000) + 1);
+
+/** The final sentence of a job that was tried `tries` times without success. */
+export function gaveUpSentence(tries: number | 'several', lastError: string | undefined): string {
+  const last = lastError ? ` (last problem: ${lastError.replace(/\.$/, '')})` : '';
+  return `This request could not be answered after ${tries} tries${last}. Send it again.`;
+}
+
+/** The sentence of an item given up at the deadline. */
+export const overdueSentence = (deadlineMinutes: number): string =>
+  `No answer came within ${deadlineMinutes} minutes, so this request was given up. Send it again.`;
+
+/** True when an unfinished item is older than the deadline. */
+export function isOverdue(item: WorkItemState, states: Lifecycle, deadlineMinutes: number, nowMs = Date.now()): boolean {
+  if (isFinished(item.status, states)) return false;
+  return nowMs - Date.parse(item.created_at) > deadlineMinutes * 60_000;
+}

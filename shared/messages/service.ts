@@ -1,0 +1,173 @@
+import { isOrgAdmin, type Principal } from '../auth/principal.js';
+import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
+import { ANSWER, isOverdue, overdueSentence } from '../jobs/work-items.js';
+import { env } from '../platform/env.js';
+import { AppError, notFound } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import { addMetric, logger, MetricUnit } from '../platform/observability.js';
+import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
+import { dynamoRateBucketRepository } from '../rate-limit/repository.js';
+import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
+import { sessionService, type SessionService } from '../sessions/service.js';
+import { defaultDb } from '../store/client.js';
+import type { Page } from '../store/paging.js';
+import { dynamoMessageRepository, toMessage, type MessageItem, type MessageRepository, type NewMessage } from './repository.js';
+import type { AskAccepted, AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schema.js';
+
+export interface MessageServiceDeps {
+  messages: MessageRepository;
+  sessions: Pick<SessionRepository, 'addMessageCount'>;
+  /** Who may use which session (the sessions' own rules). */
+  access: Pick<SessionService, 'load' | 'loadOpen'>;
+}
+
+export interface AskServiceDeps extends MessageServiceDeps {
+  queue: JobQueue;
+  rateLimit: RateLimiter;
+}
+
+/**
+ * Asking: a question and its waiting answer are stored, and the job that answers it is queued. Apart
+ * from the message service, so that the routes that never queue carry no queue client.
+ */
+export function askService({ messages, sessions, access, queue, rateLimit }: AskServiceDeps) {
+  return {
+    /**
+     * Asks a question: stores the user's message (COMPLETED) and a PENDING assistant message, and
+     * queues the job that answers it. If the job cannot be queued, both messages are removed again
+     * and the caller gets a retryable 503: nothing is left waiting for an answer that will never come.
+     */
+    async ask(principal: Principal, sessionId: string, body: AskBody): Promise<AskAccepted> {
+      await access.loadOpen(principal, sessionId);
+      await rateLimit(principal.orgId, env.orgRateLimitPerMinute());
+      const now = new Date().toISOString();
+      const userMessageId = newId();
+      const messageId = newId();
+      // The owner on each item lets a poll read the message alone.
+      const common = { session_id: sessionId, user_id: principal.userId, created_at: now };
+      const question: NewMessage = {
+        ...common,
+        message_id: userMessageId,
+        role: 'user',
+        content: body.message,
+        status: 'COMPLETED',
+        completed_at: now,
+      };
+      const answer: NewMessage = {
+        ...common,
+        message_id: messageId,
+        role: 'assistant',
+        content: '',
+        status: 'PENDING',
+        reply_to: userMessageId,
+        // The request itself stays in the table; the job only names it.
+        ...(body.history !== undefined ? { request_history: body.history } : {}),
+        ...(body.model !== undefined ? { request_model: body.model } : {}),
+      };
+      await messages.putAll(principal.orgId, [question, answer]);
+      try {
+        await queue.enqueue({ kind: 'ask', org_id: principal.orgId, session_id: sessionId, message_id: messageId, enqueued_at: now });
+      } catch (error) {
+        addMetric('QueueUnavailable', MetricUnit.Count, 1);
+        logger.error('could not queue an ask', { session_id: sessionId, message_id: messageId, error: (error as Error).name });
+        await messages.deleteAll(principal.orgId, sessionId, [userMessageId, messageId]);
+        throw new AppError('unavailable', 'queue_unavailable', 'The question could not be queued just now and was not saved. Send it again in a few seconds.', {
+          retryAfterSeconds: 5,
+        });
+      }
+      await sessions.addMessageCount(principal.orgId, sessionId, 2);
+      return { message_id: messageId, user_message_id: userMessageId, status: 'PENDING' };
+    },
+  };
+}
+
+export type AskService = ReturnType<typeof askService>;
+
+/**
+ * The messages' rules: adding, reading, listing and deleting messages, and the deadline past which
+ * a waiting answer is given up when read.
+ */
+export function messageService({ messages, sessions, access }: MessageServiceDeps) {
+  /** Fails a waiting answer read past the deadline, then shows it. */
+  async function view(item: MessageItem): Promise<Message> {
+    const deadline = env.jobDeadlineMinutes();
+    if (!isOverdue(item, ANSWER.lifecycle, deadline)) return toMessage(item);
+    const failed = await messages.failUnfinished(item, { ...ANSWER.failedFields(overdueSentence(deadline)), completed_at: new Date().toISOString() });
+    return toMessage(failed ?? item);
+  }
+
+  return {
+
+    /** Adds a message written elsewhere (a user's or an assistant's), as it is: COMPLETED. */
+    async add(principal: Principal, sessionId: string, body: CreateMessageBody): Promise<Message> {
+      await access.loadOpen(principal, sessionId);
+      const now = new Date().toISOString();
+      const messageId = newId();
+      const item: NewMessage = {
+        message_id: messageId,
+        session_id: sessionId,
+        user_id: principal.userId,
+        role: body.role,
+        content: body.content,
+        status: 'COMPLETED',
+        created_at: now,
+        completed_at: now,
+        manual: true,
+      };
+      const stored = await messages.put(principal.orgId, item);
+      await sessions.addMessageCount(principal.orgId, sessionId, 1);
+      return toMessage(stored);
+    },
+
+    /**
+     * One message of a session the caller may read: what pollers read, in one GetItem, as the
+     * session's owner is stored on the message. Items without an owner fall back to reading the session.
+     */
+    async get(principal: Principal, sessionId: string, messageId: string): Promise<Message> {
+      const item = await messages.get(principal.orgId, sessionId, messageId);
+      if (!item) throw notFound('Message');
+      if (typeof item.user_id !== 'string') await access.load(principal, sessionId, 'read');
+      else if (item.user_id !== principal.userId && !isOrgAdmin(principal)) throw notFound('Message');
+      return view(item);
+    },
+
+    /** A session's messages, newest first by default, a page at a time. */
+    async list(principal: Principal, sessionId: string, query: ListMessagesQuery): Promise<Page<Message>> {
+      await access.load(principal, sessionId, 'read');
+      const page = await messages.page(principal.orgId, sessionId, { limit: query.limit, order: query.order, after: query.after });
+      return { ...page, items: await Promise.all(page.items.map(view)) };
+    },
+
+    /** Deletes one message. A waiting answer that is deleted is simply never written. */
+    async remove(principal: Principal, sessionId: string, messageId: string): Promise<void> {
+      await access.load(principal, sessionId, 'write');
+      if (!(await messages.delete(principal.orgId, sessionId, messageId))) throw notFound('Message');
+      await sessions.addMessageCount(principal.orgId, sessionId, -1);
+    },
+  };
+}
+
+export type MessageService = ReturnType<typeof messageService>;
+
+/** The repositories and session rules on this process's table (TABLE_NAME). */
+function tableDeps(): MessageServiceDeps {
+  const db = defaultDb();
+  const sessions = dynamoSessionRepository(db);
+  const messages = dynamoMessageRepository(db);
+  return { messages, sessions, access: sessionService({ sessions, messages }) };
+}
+
+let messages: MessageService | undefined;
+let asking: AskService | undefined;
+
+/** The message service on this process's table, made on first use. */
+export function defaultMessageService(): MessageService {
+  messages ??= messageService(tableDeps());
+  return messages;
+}
+
+/** The ask service on this process's table and queues, made on first use. */
+export function defaultAskService(): AskService {
+  asking ??= askService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateBucketRepository(defaultDb())) });
+  return asking;
+}

@@ -1,0 +1,83 @@
+/**
+ * Every environment variable the runtime reads, each named once here: the CDK stack (infra/) and
+ * the local stack (bin/local/) set them by these names, and code reads them only through `env`.
+ * Values are read on use, never at import, so the local stack and the tests can set them before the
+ * first call; a wrong value fails with a sentence naming the variable.
+ */
+export const VARIABLES = {
+  stage: 'STAGE',
+  tableName: 'TABLE_NAME',
+  askQueueUrl: 'ASK_QUEUE_URL',
+  /** The task queue keeps the name the URLs use (`/ctx`), as the deployed stack does. */
+  taskQueueUrl: 'CTX_QUEUE_URL',
+  orgRateLimitPerMinute: 'ORG_RATE_LIMIT_PER_MINUTE',
+  systemPrompt: 'AI_SYSTEM_PROMPT',
+  jobMaxAttempts: 'JOB_MAX_ATTEMPTS',
+  jobRetryBaseSeconds: 'JOB_RETRY_BASE_SECONDS',
+  jobDeadlineMinutes: 'JOB_DEADLINE_MINUTES',
+  orgSecretPrefix: 'ORG_SECRET_PREFIX',
+  orgSecretMaxAgeSeconds: 'ORG_SECRET_MAX_AGE_SECONDS',
+  clerkJwtKey: 'CLERK_JWT_KEY',
+  clerkSecretKey: 'CLERK_SECRET_KEY',
+  clerkSecretName: 'CLERK_SECRET_NAME',
+  clerkAuthorizedParties: 'CLERK_AUTHORIZED_PARTIES',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+} as const;
+
+export type Variable = keyof typeof VARIABLES;
+
+const raw = (variable: Variable): string | undefined => process.env[VARIABLES[variable]] || undefined;
+
+function numberOf(variable: Variable, fallback: number, min = 0): number {
+  const value = raw(variable);
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min) throw new Error(`${VARIABLES[variable]} must be a number >= ${min}, got "${value}"`);
+  return parsed;
+}
+
+function required(variable: Variable): string {
+  const value = raw(variable);
+  if (!value) throw new Error(`${VARIABLES[variable]} is not set`);
+  return value;
+}
+
+const list = (variable: Variable): string[] | undefined => {
+  const items = raw(variable)?.split(',').map((item) => item.trim()).filter(Boolean);
+  return items?.length ? items : undefined;
+};
+
+/** The settings, each read from its variable when called. */
+export const env = {
+  tableName: () => required('tableName'),
+  askQueueUrl: () => required('askQueueUrl'),
+  taskQueueUrl: () => required('taskQueueUrl'),
+  /** Asks and tasks an organization may start in any minute. */
+  orgRateLimitPerMinute: () => numberOf('orgRateLimitPerMinute', 120, 1),
+  /** The system prompt when neither the task nor the session has one. */
+  defaultSystemPrompt: () => raw('systemPrompt'),
+  /** Tries of one answer before a passing failure (429, 5xx, timeout) becomes final. */
+  jobMaxAttempts: () => numberOf('jobMaxAttempts', 3, 1),
+  /** First retry delay; each further one doubles (capped at 5 minutes). */
+  jobRetryBaseSeconds: () => numberOf('jobRetryBaseSeconds', 10, 0),
+  /**
+   * A message or task still waiting after this long is reported FAILED when read, whatever became of
+   * its job: the last guarantee that nothing stays PENDING forever.
+   */
+  jobDeadlineMinutes: () => numberOf('jobDeadlineMinutes', 60, 1),
+  /** In AWS, each organization's secret is `<prefix><orgId>`; unset, settings come from the environment. */
+  orgSecretPrefix: () => raw('orgSecretPrefix'),
+  /** How long an organization's secret is cached by a worker. */
+  orgSecretMaxAgeSeconds: () => numberOf('orgSecretMaxAgeSeconds', 300, 0),
+  /** Clerk's PEM public key; a PEM given with literal `\n`s is unescaped. */
+  clerkJwtKey: () => raw('clerkJwtKey')?.replace(/\\n/g, '\n'),
+  clerkSecretKey: () => raw('clerkSecretKey'),
+  clerkSecretName: () => raw('clerkSecretName'),
+  clerkAuthorizedParties: () => list('clerkAuthorizedParties'),
+  serviceName: () => raw('serviceName') ?? 'ai-chat',
+  /**
+   * A variable whose name is made at run time: the integration guide's per-organization settings
+   * `{ORG_ID}_OPENAI_API_KEY`, `_BASE_URL`, `_MODEL` and their fallbacks (platform/org-settings.ts).
+   */
+  named: (name: string): string | undefined => process.env[name] || undefined,
+};

@@ -1,0 +1,205 @@
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWrite, deleteRequest } from '../store/batch.js';
+import { isConditionFailure, type Db } from '../store/client.js';
+import { keys, SESSION_SK } from '../store/keys.js';
+import { queryPage, type Page } from '../store/paging.js';
+import { TABLE } from '../store/table.js';
+import type { Session } from './schema.js';
+
+/** A session as stored: the API's fields (but `session_end` while open), its keys and the workers' cursor. */
+export interface SessionItem extends Omit<Session, 'session_end' | 'last_message' | 'message_count'> {
+  pk: string;
+  sk: typeof SESSION_SK;
+  gsi1pk: string;
+  gsi1sk: string;
+  entity: 'session';
+  /** Absent while the session is open, so that ending can use if_not_exists and keep the first end time. */
+  session_end?: string;
+  /** Absent until the first message is counted. */
+  message_count?: number;
+  /** Set when a delete starts: from then on the session is gone for every caller but the delete's retry. */
+  deleting_at?: string;
+  /** The id of the last ask answered in order: the worker looks for the next one after it. */
+  answered_through?: string;
+}
+
+/** What a session's owner may change, as the update writes it. */
+export interface SessionPatch {
+  name?: string;
+  system_prompt?: string | null;
+  /** Ends the session at this time, unless it has ended already. */
+  endAt?: string;
+}
+
+/** The session items' data access; the rules are in ./service.ts. */
+export interface SessionRepository {
+  /** The stored session, deleting or not (consistent read). */
+  get(orgId: string, sessionId: string): Promise<SessionItem | undefined>;
+  /** Stores a new session; an id already taken throws. */
+  create(session: Session): Promise<void>;
+  /** Applies the owner's patch unless the session is gone, being deleted or another's: then undefined. */
+  update(orgId: string, sessionId: string, ownerId: string, patch: SessionPatch): Promise<Session | undefined>;
+  /** A user's sessions, newest first, without those being deleted; `after` is the last id of the page before. */
+  listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }): Promise<Page<Session>>;
+  /** Marks the session as being deleted (keeps the first mark). */
+  markDeleting(orgId: string, sessionId: string, at: string): Promise<void>;
+  /** Deletes every item of the session's partition, the session item last. */
+  deleteWithItems(orgId: string, sessionId: string): Promise<void>;
+  /** Adds `delta` to the message count; a session gone or being deleted is left alone. */
+  addMessageCount(orgId: string, sessionId: string, delta: number): Promise<void>;
+  /** Moves the answered-in-order cursor forward to `messageId` (never back). */
+  advanceAnsweredThrough(orgId: string, sessionId: string, messageId: string): Promise<void>;
+}
+
+/** The API's view of a stored session, fields in the contract's order. */
+export const toSession = (item: SessionItem): Session => ({
+  session_id: item.session_id,
+  name: item.name,
+  system_prompt: item.system_prompt ?? null,
+  session_start: item.session_start,
+  session_end: item.session_end ?? null,
+  user_id: item.user_id,
+  org_id: item.org_id,
+  message_count: item.message_count ?? 0,
+});
+
+/** Conditions that keep writes off a session that is gone or being deleted. */
+const LIVE = 'attribute_exists(pk) AND attribute_not_exists(deleting_at)';
+
+/** The session repository on the single table. */
+export function dynamoSessionRepository(db: Db): SessionRepository {
+  const ignoreConditionFailure = (error: unknown): void => {
+    if (!isConditionFailure(error)) throw error;
+  };
+  return {
+    async get(orgId, sessionId) {
+      const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.session(orgId, sessionId), ConsistentRead: true }));
+      return Item as SessionItem | undefined;
+    },
+
+    async create(session) {
+      const { session_end: _open, last_message: _none, ...stored } = session;
+      const item: SessionItem = {
+        ...keys.session(session.org_id, session.session_id),
+        ...keys.sessionOwner(session.org_id, session.user_id, session.session_id),
+        entity: 'session',
+        ...stored,
+      } as SessionItem;
+      await db.doc.send(new PutCommand({ TableName: db.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+    },
+
+    async update(orgId, sessionId, ownerId, patch) {
+      const sets: string[] = [];
+      const values: Record<string, unknown> = { ':owner': ownerId };
+      if (patch.name !== undefined) {
+        sets.push('#name = :name');
+        values[':name'] = patch.name;
+      }
+      if (patch.system_prompt !== undefined) {
+        sets.push('system_prompt = :prompt');
+        values[':prompt'] = patch.system_prompt;
+      }
+      if (patch.endAt !== undefined) {
+        sets.push('session_end = if_not_exists(session_end, :now)');
+        values[':now'] = patch.endAt;
+      }
+      try {
+        const { Attributes } = await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.session(orgId, sessionId),
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: `${LIVE} AND user_id = :owner`,
+            ExpressionAttributeNames: patch.name !== undefined ? { '#name': 'name' } : undefined,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return toSession(Attributes as SessionItem);
+      } catch (error) {
+        ignoreConditionFailure(error);
+        return undefined;
+      }
+    },
+
+    async listByOwner(orgId, userId, { limit, after }) {
+      const { byOwnerIndex } = TABLE;
+      const owner = keys.sessionOwner(orgId, userId, after ?? '');
+      // The cursor is only a position: its keys are rebuilt from the caller's own org and user, so an
+      // id from elsewhere can never move the query out of the caller's partition.
+      const exclusiveStartKey = after ? { ...owner, ...keys.session(orgId, after) } : undefined;
+      return queryPage(
+        db,
+        {
+          IndexName: byOwnerIndex.name,
+          KeyConditionExpression: '#pk = :owner',
+          FilterExpression: 'attribute_not_exists(deleting_at)',
+          ExpressionAttributeNames: { '#pk': byOwnerIndex.partitionKey },
+          ExpressionAttributeValues: { ':owner': owner.gsi1pk },
+          ScanIndexForward: false,
+        },
+        { limit, exclusiveStartKey, view: (item) => toSession(item as unknown as SessionItem), idOf: (session) => session.session_id },
+      );
+    },
+
+    async markDeleting(orgId, sessionId, at) {
+      await db.doc.send(
+        new UpdateCommand({
+          TableName: db.table,
+          Key: keys.session(orgId, sessionId),
+          UpdateExpression: 'SET deleting_at = if_not_exists(deleting_at, :now)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': at },
+        }),
+      );
+    },
+
+    async deleteWithItems(orgId, sessionId) {
+      const key = keys.session(orgId, sessionId);
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await db.doc.send(
+          new QueryCommand({
+            TableName: db.table,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': key.pk },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        const children = (page.Items ?? []).filter((item) => item.sk !== SESSION_SK);
+        await batchWrite(db, children.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      await batchWrite(db, [deleteRequest(key)]);
+    },
+
+    async addMessageCount(orgId, sessionId, delta) {
+      await db.doc
+        .send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.session(orgId, sessionId),
+            UpdateExpression: 'ADD message_count :delta',
+            ConditionExpression: LIVE,
+            ExpressionAttributeValues: { ':delta': delta },
+          }),
+        )
+        .catch(ignoreConditionFailure);
+    },
+
+    async advanceAnsweredThrough(orgId, sessionId, messageId) {
+      await db.doc
+        .send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.session(orgId, sessionId),
+            UpdateExpression: 'SET answered_through = :id',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(answered_through) OR answered_through < :id)',
+            ExpressionAttributeValues: { ':id': messageId },
+          }),
+        )
+        .catch(ignoreConditionFailure);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { isOrgAdmin, type Principal } from '../auth/principal.js';
+import { dynamoMessageRepository, toMessage, type MessageRepository } from '../messages/repository.js';
+import { conflict, forbidden, notFound } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import { defaultDb } from '../store/client.js';
+import type { Page } from '../store/paging.js';
+import { dynamoSessionRepository, toSession, type SessionItem, type SessionRepository } from './repository.js';
+import type { CreateSessionBody, ListSessionsQuery, Session, UpdateSessionBody } from './schema.js';
+
+export const DEFAULT_SESSION_NAME = 'New session';
+
+/** What a caller means to do with a session: admins may read others' sessions, only owners change them. */
+export type Access = 'read' | 'write';
+
+/** How many last-message reads run at once for one list answer. */
+const LAST_MESSAGE_CONCURRENCY = 16;
+
+export interface SessionServiceDeps {
+  sessions: SessionRepository;
+  messages: Pick<MessageRepository, 'last'>;
+}
+
+/**
+ * The sessions' rules: who may read and change which session, defaults, ending, listing, deleting.
+ * Every call is scoped by the verified caller; another org's or user's session is "not found".
+ */
+export function sessionService({ sessions, messages }: SessionServiceDeps) {
+  /**
+   * Loads a session the caller may see. Another org's, another user's (unless an admin reads) and a
+   * deleted one all answer not found; an admin changing someone else's session is refused.
+   */
+  async function load(principal: Principal, sessionId: string, access: Access, options: { includeDeleting?: boolean } = {}): Promise<SessionItem> {
+    const item = await sessions.get(principal.orgId, sessionId);
+    if (!item || (item.deleting_at && !options.includeDeleting)) throw notFound('Session');
+    if (item.user_id !== principal.userId) {
+      if (!isOrgAdmin(principal)) throw notFound('Session');
+      if (access === 'write') throw forbidden("Org admins may read another member's session but not change it.", 'not_session_owner');
+    }
+    return item;
+  }
+
+  return {
+    load,
+
+    /** The caller's own open session: asks, tasks and new messages need one. */
+    async loadOpen(principal: Principal, sessionId: string): Promise<SessionItem> {
+      const item = await load(principal, sessionId, 'write');
+      if (item.session_end) {
+        throw conflict('This session has ended: it can be read but takes no new asks, tasks or messages. Start a new session.', 'session_ended');
+      }
+      return item;
+    },
+
+    /** Creates a session owned by the caller. */
+    async create(principal: Principal, input: CreateSessionBody): Promise<Session> {
+      const session: Session = {
+        session_id: newId(),
+        name: input.name ?? DEFAULT_SESSION_NAME,
+        system_prompt: input.system_prompt ?? null,
+        session_start: new Date().toISOString(),
+        session_end: null,
+        user_id: principal.userId,
+        org_id: principal.orgId,
+        message_count: 0,
+      };
+      await sessions.create(session);
+      return session;
+    },
+
+    /** Reads one session. */
+    async get(principal: Principal, sessionId: string): Promise<Session> {
+      return toSession(await load(principal, sessionId, 'read'));
+    },
+
+    /** Renames, re-prompts or ends a session. Ending is idempotent and keeps the first end time. */
+    async update(principal: Principal, sessionId: string, patch: UpdateSessionBody): Promise<Session> {
+      await load(principal, sessionId, 'write');
+      const updated = await sessions.update(principal.orgId, sessionId, principal.userId, {
+        name: patch.name,
+        system_prompt: patch.system_prompt,
+        endAt: patch.end ? new Date().toISOString() : undefined,
+      });
+      // Deleted between the read and the write.
+      if (!updated) throw notFound('Session');
+      return updated;
+    },
+
+    /** The caller's own sessions, newest first, a page at a time, each with its last message when asked. */
+    async list(principal: Principal, query: ListSessionsQuery): Promise<Page<Session>> {
+      const page = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
+      if (query.include_last) {
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          while (next < page.items.length) {
+            const session = page.items[next++]!;
+            const last = await messages.last(principal.orgId, session.session_id);
+            session.last_message = last ? toMessage(last) : null;
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(LAST_MESSAGE_CONCURRENCY, page.items.length) }, worker));
+      }
+      return page;
+    },
+
+    /**
+     * Deletes a session with all its messages and tasks. The session is first marked as being
+     * deleted (so it answers 404 at once and takes no new work), then its items go, the session item
+     * last, so a delete cut off half-way is finished by the client's retry.
+     */
+    async remove(principal: Principal, sessionId: string): Promise<void> {
+      await load(principal, sessionId, 'write', { includeDeleting: true });
+      await sessions.markDeleting(principal.orgId, sessionId, new Date().toISOString());
+      await sessions.deleteWithItems(principal.orgId, sessionId);
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof sessionService>;
+
+let wired: SessionService | undefined;
+
+/** The session service on this process's table (TABLE_NAME), made on first use. */
+export function defaultSessionService(): SessionService {
+  const db = defaultDb();
+  wired ??= sessionService({ sessions: dynamoSessionRepository(db), messages: dynamoMessageRepository(db) });
+  return wired;
+}

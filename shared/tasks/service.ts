@@ -1,0 +1,110 @@
+import { isOrgAdmin, type Principal } from '../auth/principal.js';
+import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
+import { isOverdue, overdueSentence, TASK } from '../jobs/work-items.js';
+import { dynamoMessageRepository } from '../messages/repository.js';
+import { env } from '../platform/env.js';
+import { AppError, notFound } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import { addMetric, logger, MetricUnit } from '../platform/observability.js';
+import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
+import { dynamoRateBucketRepository } from '../rate-limit/repository.js';
+import { dynamoSessionRepository } from '../sessions/repository.js';
+import { sessionService, type SessionService } from '../sessions/service.js';
+import { defaultDb } from '../store/client.js';
+import { dynamoTaskRepository, toTask, type TaskRepository } from './repository.js';
+import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
+
+export interface TaskServiceDeps {
+  tasks: TaskRepository;
+  /** Who may use which session (the sessions' own rules). */
+  access: Pick<SessionService, 'load' | 'loadOpen'>;
+}
+
+export interface TaskStartServiceDeps extends TaskServiceDeps {
+  queue: JobQueue;
+  rateLimit: RateLimiter;
+}
+
+/**
+ * Starting a one-shot task in a session (what the URLs call ctx). Apart from reading one, so that
+ * the read route carries no queue client.
+ */
+export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartServiceDeps) {
+  return {
+    /**
+     * Starts a task: stored as `pending` and queued. As with asks, a task that cannot be queued is
+     * removed again and the caller gets a retryable 503.
+     */
+    async create(principal: Principal, sessionId: string, body: CreateTaskBody): Promise<TaskAccepted> {
+      await access.loadOpen(principal, sessionId);
+      await rateLimit(principal.orgId, env.orgRateLimitPerMinute());
+      const taskId = newId();
+      const now = new Date().toISOString();
+      await tasks.put(principal.orgId, {
+        ctx_id: taskId,
+        session_id: sessionId,
+        user_id: principal.userId,
+        status: 'pending',
+        task: body.task,
+        created_at: now,
+        ...(body.history !== undefined ? { request_history: body.history } : {}),
+        ...(body.system_prompt !== undefined && body.system_prompt !== null ? { system_prompt: body.system_prompt } : {}),
+        ...(body.model !== undefined ? { request_model: body.model } : {}),
+      });
+      try {
+        await queue.enqueue({ kind: 'ctx', org_id: principal.orgId, session_id: sessionId, ctx_id: taskId, enqueued_at: now });
+      } catch (error) {
+        addMetric('QueueUnavailable', MetricUnit.Count, 1);
+        logger.error('could not queue a task', { session_id: sessionId, ctx_id: taskId, error: (error as Error).name });
+        await tasks.delete(principal.orgId, sessionId, taskId);
+        throw new AppError('unavailable', 'queue_unavailable', 'The task could not be queued just now and was not saved. Send it again in a few seconds.', {
+          retryAfterSeconds: 5,
+        });
+      }
+      return { ctx_id: taskId, status: 'pending' };
+    },
+  };
+}
+
+export type TaskStartService = ReturnType<typeof taskStartService>;
+
+/** Reading a task: scoped to the caller, failed when read past the deadline. */
+export function taskService({ tasks, access }: TaskServiceDeps) {
+  return {
+
+    /** One task of a session the caller may read (one GetItem: the owner is on the task); failed when read past the deadline. */
+    async get(principal: Principal, sessionId: string, taskId: string): Promise<Task> {
+      const item = await tasks.get(principal.orgId, sessionId, taskId);
+      if (!item) throw notFound('Context task');
+      if (typeof item.user_id !== 'string') await access.load(principal, sessionId, 'read');
+      else if (item.user_id !== principal.userId && !isOrgAdmin(principal)) throw notFound('Context task');
+      const deadline = env.jobDeadlineMinutes();
+      if (!isOverdue(item, TASK.lifecycle, deadline)) return toTask(item);
+      const failed = await tasks.failUnfinished(item, { ...TASK.failedFields(overdueSentence(deadline)), completed_at: new Date().toISOString() });
+      return toTask(failed ?? item);
+    },
+  };
+}
+
+export type TaskService = ReturnType<typeof taskService>;
+
+/** The repository and session rules on this process's table (TABLE_NAME). */
+function tableDeps(): TaskServiceDeps {
+  const db = defaultDb();
+  return { tasks: dynamoTaskRepository(db), access: sessionService({ sessions: dynamoSessionRepository(db), messages: dynamoMessageRepository(db) }) };
+}
+
+let reading: TaskService | undefined;
+let starting: TaskStartService | undefined;
+
+/** The task service on this process's table, made on first use. */
+export function defaultTaskService(): TaskService {
+  reading ??= taskService(tableDeps());
+  return reading;
+}
+
+/** The task start service on this process's table and queues, made on first use. */
+export function defaultTaskStartService(): TaskStartService {
+  starting ??= taskStartService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateBucketRepository(defaultDb())) });
+  return starting;
+}
