@@ -1,4 +1,4 @@
-import { AppError } from '../../shared/errors.js';
+import { AppError } from '../../shared/platform/errors.js';
 
 /** The error a promise rejects with; fails the test if it resolves. */
 export async function rejectionOf<T = any>(promise: Promise<unknown>): Promise<T> {

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { startLocalStack } from '../../bin/local/stack.js';
-import { PROJECT_ROOT } from '../../infra/paths.js';
+import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { bundleName } from './bundles.js';
 
 const bundleDir = process.argv[2];

@@ -1,7 +1,7 @@
 import { build, type Metafile } from 'esbuild';
 import { join } from 'node:path';
 import { BUNDLING } from '../../infra/api-function.js';
-import { PROJECT_ROOT } from '../../infra/paths.js';
+import { PROJECT_ROOT } from '../../shared/contract/project.js';
 
 export interface BuiltBundle {
   /** The bundle's index.mjs. */

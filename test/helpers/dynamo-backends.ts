@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { ensureTable } from '../../bin/local/dynamodb.js';
 import { localCredentials } from '../../bin/local/aws.js';
-import { createDb, type Db } from '../../shared/store/db.js';
+import { createDb, type Db } from '../../shared/store/client.js';
 
 /** A running DynamoDB-compatible server the store tests run against. */
 export interface DynamoBackend {

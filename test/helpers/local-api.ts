@@ -1,8 +1,8 @@
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../bin/local/stack.js';
-import { makeKeys, mintToken, type TestKeys, type TokenOptions } from './tokens.js';
+import { makeKeys, mintToken, type TestKeys, type TokenOptions } from '../../bin/local/tokens.js';
 
-export { PROJECT_ROOT } from '../../infra/paths.js';
-import { PROJECT_ROOT } from '../../infra/paths.js';
+export { PROJECT_ROOT } from '../../shared/contract/project.js';
+import { PROJECT_ROOT } from '../../shared/contract/project.js';
 
 export interface TestApi {
   stack: LocalStack;
@@ -32,38 +32,4 @@ export async function startTestApi(options: Partial<LocalStackOptions> & { env?:
   };
 }
 
-export interface Answer<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** A small HTTP client for the tests: JSON in and out, the raw status and headers kept. */
-export function client(baseUrl: string, token?: string) {
-  const call = async <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> => {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: keep the text for the assertion to show
-    }
-    return { status: response.status, headers: response.headers, body: parsed as T };
-  };
-  return {
-    get: <T = any>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
-    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
-    patch: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PATCH', path, body, headers),
-    delete: <T = any>(path: string, headers?: Record<string, string>) => call<T>('DELETE', path, undefined, headers),
-    call,
-  };
-}
+export { client, type Answer } from '../../bin/local/http-client.js';

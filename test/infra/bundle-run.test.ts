@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROUTES } from '../../shared/routes.js';
-import { WORKERS } from '../../shared/workers.js';
+import { ROUTES } from '../../shared/contract/routes.js';
+import { WORKERS } from '../../shared/contract/workers.js';
 import { buildBundles } from '../helpers/bundles.js';
 import { client, PROJECT_ROOT } from '../helpers/local-api.js';
-import { startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
-import { makeKeys, mintToken } from '../helpers/tokens.js';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
+import { makeKeys, mintToken } from '../../bin/local/tokens.js';
 
 /**
  * What deploys is what runs: the bundles the stack would upload (ES module builds of packages,

@@ -9,8 +9,8 @@ import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Metafile } from 'esbuild';
 import { buildBundles } from '../helpers/bundles.js';
 import { BUNDLING } from '../../infra/api-function.js';
-import { ROUTES } from '../../shared/routes.js';
-import { WORKERS } from '../../shared/workers.js';
+import { ROUTES } from '../../shared/contract/routes.js';
+import { WORKERS } from '../../shared/contract/workers.js';
 
 /*
  * Budgets per handler: the bundle's size (index.mjs, without its source map) and the time a fresh

@@ -4,10 +4,10 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../infra/app.js';
 import { stageSettings } from '../../infra/stage.js';
-import { QUEUE_SETTINGS, WORKER_TIMEOUT_SECONDS } from '../../shared/queues.js';
-import { ROUTES, routeKey } from '../../shared/routes.js';
+import { QUEUE_SETTINGS, WORKER_TIMEOUT_SECONDS } from '../../shared/contract/queues.js';
+import { ROUTES, routeKey } from '../../shared/contract/routes.js';
 import { createTableInput } from '../../shared/store/table.js';
-import { makeKeys } from '../helpers/tokens.js';
+import { makeKeys } from '../../bin/local/tokens.js';
 
 const jwtKey = makeKeys().publicKeyPem;
 

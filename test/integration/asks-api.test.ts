@@ -2,11 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from '../../bin/local/aws.js';
 import { LOCAL_TABLE } from '../../bin/local/stack.js';
-import { newId } from '../../shared/ids.js';
-import { createDb } from '../../shared/store/db.js';
+import { newId } from '../../shared/platform/ids.js';
+import { createDb } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
 import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
-import { startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 
 /**
  * Asks, messages and context tasks over HTTP, end to end: the local gateway, the real SQS

@@ -3,9 +3,10 @@
  * `openai` SDK throws against the stub, and `askModel` itself against the stub.
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { askModel, classifyModelFailure, type ModelFailure } from '../../shared/jobs/model.js';
-import type { ChatMessage } from '../../shared/jobs/prompt.js';
-import { jestSafeFetch, startStubOpenAI, type Fault, type StubOpenAI } from '../helpers/stub-openai.js';
+import { askModel } from '../../shared/llm/chat-model.js';
+import { classifyModelFailure, type ModelFailure } from '../../shared/llm/failures.js';
+import type { ChatMessage } from '../../shared/llm/prompt.js';
+import { jestSafeFetch, startStubOpenAI, type Fault, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { rejectionOf as errorOf } from '../helpers/assertions.js';
 
 const ORG = 'org_medical_clinic';

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { client } from '../helpers/local-api.js';
 import { PROJECT_ROOT } from '../helpers/local-api.js';
-import { startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
-import { makeKeys, mintToken } from '../helpers/tokens.js';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
+import { makeKeys, mintToken } from '../../bin/local/tokens.js';
 
 /**
  * What a client team does on a laptop: mint its own RS256 keys, start `npm start` with

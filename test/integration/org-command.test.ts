@@ -1,6 +1,6 @@
 /**
  * The operator command `npm run org`: shared/org-admin.ts through the real SDK against the Secrets
- * Manager stub, then bin/org.ts itself run as a child process. The key must never come back in a
+ * Manager stub, then bin/org/cli.ts itself run as a child process. The key must never come back in a
  * result, an error message, or the command's output.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,11 +14,11 @@ import {
   secretNameFor,
   setOrgSettings,
   showOrgSettings,
-  STAGE_PATTERN,
-} from '../../shared/org-admin.js';
-import { settingsFromSecretsManager } from '../../shared/org-settings.js';
+} from '../../bin/org/secrets.js';
+import { STAGE_PATTERN } from '../../shared/contract/rules.js';
+import { settingsFromSecretsManager } from '../../shared/platform/org-settings.js';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
-import { PROJECT_ROOT } from '../../infra/paths.js';
+import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';
 
 const ROOT = PROJECT_ROOT;
@@ -436,7 +436,7 @@ describe('org-admin', () => {
   });
 });
 
-describe('npm run org (bin/org.ts as a child process)', () => {
+describe('npm run org (bin/org/cli.ts as a child process)', () => {
   let stub: StubSecretsManager;
   beforeAll(async () => {
     stub = await startStubSecretsManager();
@@ -461,7 +461,7 @@ describe('npm run org (bin/org.ts as a child process)', () => {
       AWS_SECRET_ACCESS_KEY: 'x',
     };
     for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_DEFAULT_PROFILE', 'NODE_OPTIONS']) delete env[name];
-    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['bin/org.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['bin/org/cli.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

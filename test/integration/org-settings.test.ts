@@ -7,7 +7,7 @@ import {
   orgSettings,
   settingsFromEnvironment,
   settingsFromSecretsManager,
-} from '../../shared/org-settings.js';
+} from '../../shared/platform/org-settings.js';
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';

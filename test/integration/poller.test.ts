@@ -16,7 +16,7 @@ import {
 import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { SqsPoller, type PollerOptions, type SqsHandler } from '../../bin/local/poller.js';
 import { startLocalSqs, type LocalQueue, type LocalSqs } from '../../bin/local/sqs.js';
-import { QUEUE_SETTINGS, queueName } from '../../shared/queues.js';
+import { QUEUE_SETTINGS, queueName } from '../../shared/contract/queues.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT, startTestApi, type TestApi } from '../helpers/local-api.js';
-import { startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 
 /**
  * The integration guide's own client code, run as written against the local API: the

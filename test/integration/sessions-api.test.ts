@@ -1,5 +1,5 @@
 import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
-import { mintToken, makeKeys } from '../helpers/tokens.js';
+import { mintToken, makeKeys } from '../../bin/local/tokens.js';
 
 let api: TestApi;
 beforeAll(async () => {

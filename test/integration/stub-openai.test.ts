@@ -11,7 +11,7 @@ import OpenAI, {
   NotFoundError,
   RateLimitError,
 } from 'openai';
-import { jestSafeFetch, startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
+import { jestSafeFetch, startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { rejectionOf as errorOf } from '../helpers/assertions.js';
 
 let stub: StubOpenAI;

@@ -4,11 +4,12 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { lambdaContext } from '../../bin/local/lambda-context.js';
-import { createDb, type Db } from '../../shared/store/db.js';
+import { createDb, type Db } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
+import { QUEUE_SETTINGS } from '../../shared/contract/queues.js';
 import { JobInbox, type QueueRef } from '../helpers/job-inbox.js';
 import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
-import { estimateTokens, startStubOpenAI, type StubOpenAI } from '../helpers/stub-openai.js';
+import { estimateTokens, startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 
 /**
  * The queue workers, one record at a time: the API puts real jobs on the local SQS emulator, nobody
@@ -45,9 +46,9 @@ beforeAll(async () => {
   );
   inbox = new JobInbox(api.stack.sqs.client);
   askWorker = (await import('../../functions/workers/ask.js')).handler;
-  ctxWorker = (await import('../../functions/workers/ctx.js')).handler;
+  ctxWorker = (await import('../../functions/workers/task.js')).handler;
   deadLetterWorker = (await import('../../functions/workers/dead-letters.js')).handler;
-  newJobWorker = (await import('../../shared/jobs/worker.js')).jobWorker;
+  newJobWorker = (await import('../../shared/jobs/sqs-worker.js')).jobWorker;
 }, 30_000);
 afterAll(async () => {
   await api?.close();
@@ -517,19 +518,40 @@ describe('dead-letter worker', () => {
 });
 
 describe('records that are not jobs', () => {
-  it('drops them without reporting a failure, and changes nothing', async () => {
+  it('fails them (they come back at once, towards the dead-letter queue), and changes nothing', async () => {
     const sqs = api.stack.sqs.client;
     await sqs.send(new SendMessageCommand({ QueueUrl: askQueue().url, MessageBody: '{}', MessageGroupId: 'junk', MessageDeduplicationId: randomUUID() }));
     await sqs.send(new SendMessageCommand({ QueueUrl: ctxQueue().url, MessageBody: 'not json' }));
     const emptyObject = await inbox.take(askQueue(), (m) => m.Body === '{}');
     const notJson = await inbox.take(ctxQueue(), (m) => m.Body === 'not json');
 
-    expect(failures(await handleAsk(emptyObject.record))).toEqual([]);
-    expect(failures(await handleTask(notJson.record))).toEqual([]);
-    // An ask job handed to the ctx worker is not its kind: dropped too, the ask left waiting.
+    expect(failures(await handleAsk(emptyObject.record))).toEqual([emptyObject.record.messageId]);
+    expect(failures(await handleTask(notJson.record))).toEqual([notJson.record.messageId]);
+    // Failed with no delay: received again straight away, not after the queue's visibility timeout.
+    const again = await inbox.take(ctxQueue(), (m) => m.Body === 'not json', 2_000);
+    expect(Number(again.message.Attributes?.ApproximateReceiveCount)).toBeGreaterThan(1);
+    // An ask job handed to the task worker is not its kind: failed too, the ask left waiting.
     const { c, sessionId, messageId, record } = await askWithJob('Wrong worker');
-    expect(failures(await handleTask(record))).toEqual([]);
+    expect(failures(await handleTask(record))).toEqual([record.messageId]);
     expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'PENDING', content: '' });
+    expect(stub.requests).toHaveLength(0);
+  });
+
+  it('reach the dead-letter queue after their receives, whose consumer drops them', async () => {
+    const body = `not a job ${randomUUID()}`;
+    await api.stack.sqs.client.send(new SendMessageCommand({ QueueUrl: ctxQueue().url, MessageBody: body }));
+    // Each failure brings it back at once, until a receive past maxReceiveCount moves it to the
+    // dead-letter queue (local-aws-sqs counts the worker's ChangeMessageVisibility as a receive too,
+    // so that takes fewer rounds here than in AWS).
+    let rounds = 0;
+    for (let next = await inbox.take(ctxQueue(), (m) => m.Body === body); next; rounds++) {
+      expect(rounds).toBeLessThan(QUEUE_SETTINGS.maxReceiveCount);
+      expect(failures(await handleTask(next.record))).toEqual([next.record.messageId]);
+      next = await inbox.take(ctxQueue(), (m) => m.Body === body, 1_500).catch(() => undefined as never);
+    }
+    expect(rounds).toBeGreaterThan(0);
+    const dead = await inbox.take(deadLetters('ctx'), (m) => m.Body === body);
+    expect(failures(await deadLetterWorker({ Records: [dead.record] }, lambdaContext('DeadLetters', 120)))).toEqual([]);
     expect(stub.requests).toHaveLength(0);
   });
 });

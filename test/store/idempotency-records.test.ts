@@ -4,8 +4,8 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../../shared/auth/principal.js';
-import { abandonIdempotent, beginIdempotent, finishIdempotent, type IdempotentRequest } from '../../shared/idempotency.js';
-import type { Db } from '../../shared/store/db.js';
+import { abandonIdempotent, beginIdempotent, finishIdempotent, type IdempotentRequest } from '../../shared/idempotency/records.js';
+import type { Db } from '../../shared/store/client.js';
 import { BACKENDS, withFreshTable } from '../helpers/dynamo-backends.js';
 import { appErrorOf as failure } from '../helpers/assertions.js';
 

@@ -2,9 +2,9 @@
  * The per-org rate limit (`takeOrgRateToken`) on dynalite and DynamoDB Local. Time is driven by the
  * `nowMs` parameter only: no test sleeps.
  */
-import { AppError } from '../../shared/errors.js';
-import { takeOrgRateToken } from '../../shared/rate-limit.js';
-import type { Db } from '../../shared/store/db.js';
+import { AppError } from '../../shared/platform/errors.js';
+import { takeOrgRateToken } from '../../shared/rate-limit/org-rate-limit.js';
+import type { Db } from '../../shared/store/client.js';
 import { BACKENDS, withFreshTable } from '../helpers/dynamo-backends.js';
 import { appErrorOf as failure } from '../helpers/assertions.js';
 

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { authenticate, clerkSettingsFromEnv, TokenRejected } from '../../shared/auth/verify.js';
-import { AppError } from '../../shared/errors.js';
-import { startStubSecretsManager } from '../helpers/stub-secrets-manager.js';
-import { makeKeys, mintToken, unsignedToken } from '../helpers/tokens.js';
+import { authenticate, clerkSettingsFromEnv, TokenRejected } from '../../shared/auth/clerk.js';
+import { AppError } from '../../shared/platform/errors.js';
+import { withEnv } from '../helpers/env.js';
+import { makeKeys, mintToken, unsignedToken } from '../../bin/local/tokens.js';
 import { rejectionOf as rejection } from '../helpers/assertions.js';
 
 const keys = makeKeys();
@@ -85,7 +85,7 @@ describe('authenticate: accepted tokens', () => {
   });
 
   it('accepts a PEM given with literal \\n escapes, as env files hold it', async () => {
-    const escaped = clerkSettingsFromEnv({ CLERK_JWT_KEY: keys.publicKeyPem.replace(/\n/g, '\\n'), CLERK_AUTHORIZED_PARTIES: ' a , b ' });
+    const escaped = withEnv({ CLERK_JWT_KEY: keys.publicKeyPem.replace(/\n/g, '\\n'), CLERK_AUTHORIZED_PARTIES: ' a , b ' }, clerkSettingsFromEnv);
     expect(escaped.authorizedParties).toEqual(['a', 'b']);
     await expect(authenticate(bearer(await mintToken(keys, { azp: 'b' })), escaped)).resolves.toMatchObject({ userId: 'user_test' });
   });
@@ -111,22 +111,4 @@ describe('authenticate: tokens without a usable organization answer 403', () => 
 
 it('fails closed when Clerk is not configured', async () => {
   await expect(authenticate(bearer(await mintToken(keys)), {})).rejects.toThrow(/CLERK_JWT_KEY, CLERK_SECRET_KEY or CLERK_SECRET_NAME/);
-});
-
-it('reads the Clerk secret key from Secrets Manager when CLERK_SECRET_NAME names it', async () => {
-  const stub = await startStubSecretsManager();
-  const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: stub.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
-  try {
-    stub.put('clerk/test/secret-key', 'sk_test_not_a_real_key');
-    const settings = clerkSettingsFromEnv({ CLERK_SECRET_NAME: 'clerk/test/secret-key' });
-    expect(settings).toMatchObject({ secretKeySecretName: 'clerk/test/secret-key', jwtKey: undefined, secretKey: undefined });
-    // With a secret key Clerk verifies against its JWKS endpoint, out of reach here: refused, never let through.
-    const error = await rejection(authenticate(bearer(await mintToken(keys)), settings));
-    expect(error).toBeInstanceOf(TokenRejected);
-    expect(stub.requestsFor('clerk/test/secret-key')).toHaveLength(1);
-  } finally {
-    process.env = saved;
-    await stub.close();
-  }
 });

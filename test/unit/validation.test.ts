@@ -1,6 +1,6 @@
-import { validate } from '../../shared/http/validation.js';
-import { LIMITS } from '../../shared/limits.js';
-import { CreateSessionBody, ListSessionsQuery, SessionPathParams, UpdateSessionBody } from '../../shared/schemas/sessions.js';
+import { validate } from '../../shared/api/validation-messages.js';
+import { LIMITS } from '../../shared/platform/limits.js';
+import { CreateSessionBody, ListSessionsQuery, SessionPathParams, UpdateSessionBody } from '../../shared/sessions/schema.js';
 import type * as z from 'zod/mini';
 
 function messageFor(schema: z.ZodMiniType, input: unknown, where: 'body' | 'query' = 'body'): string {

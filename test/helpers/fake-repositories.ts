@@ -1,0 +1,175 @@
+/**
+ * Small in-memory stand-ins for the repositories, the job queue and the rate limiter, so the
+ * services' rules run in unit tests without a store. They keep the repositories' contracts (the
+ * conditions a write checks, the order of a page) and nothing of DynamoDB's.
+ */
+import type { Job } from '../../shared/jobs/job-schema.js';
+import type { JobQueue } from '../../shared/jobs/job-queue.js';
+import { isFinished, MESSAGE_LIFECYCLE, TASK_LIFECYCLE } from '../../shared/jobs/work-items.js';
+import { toMessageItem, type MessageItem, type MessageRepository } from '../../shared/messages/repository.js';
+import { AppError } from '../../shared/platform/errors.js';
+import type { RateLimiter } from '../../shared/rate-limit/org-rate-limit.js';
+import { toSession, type SessionItem, type SessionRepository } from '../../shared/sessions/repository.js';
+import type { Session } from '../../shared/sessions/schema.js';
+import { keys } from '../../shared/store/keys.js';
+import type { Page } from '../../shared/store/paging.js';
+import type { TaskItem, TaskRepository } from '../../shared/tasks/repository.js';
+
+const pageOf = <T>(sorted: T[], limit: number, idOf: (item: T) => string, after?: string): Page<T> => {
+  const start = after === undefined ? 0 : sorted.findIndex((item) => idOf(item) === after) + 1;
+  const items = sorted.slice(start, start + limit);
+  const hasMore = start + limit < sorted.length;
+  return { items, has_more: hasMore, next: hasMore ? idOf(items.at(-1)!) : null };
+};
+
+export class FakeSessions implements SessionRepository {
+  readonly items = new Map<string, SessionItem>();
+  private id = (orgId: string, sessionId: string) => `${orgId}/${sessionId}`;
+
+  async get(orgId: string, sessionId: string) {
+    const item = this.items.get(this.id(orgId, sessionId));
+    return item && structuredClone(item);
+  }
+  async create(session: Session) {
+    const { session_end: _open, last_message: _none, ...stored } = session;
+    if (this.items.has(this.id(session.org_id, session.session_id))) throw new Error('ConditionalCheckFailedException');
+    this.items.set(this.id(session.org_id, session.session_id), {
+      ...keys.session(session.org_id, session.session_id),
+      ...keys.sessionOwner(session.org_id, session.user_id, session.session_id),
+      entity: 'session',
+      ...stored,
+    } as SessionItem);
+  }
+  async update(orgId: string, sessionId: string, ownerId: string, patch: { name?: string; system_prompt?: string | null; endAt?: string }) {
+    const item = this.items.get(this.id(orgId, sessionId));
+    if (!item || item.deleting_at || item.user_id !== ownerId) return undefined;
+    if (patch.name !== undefined) item.name = patch.name;
+    if (patch.system_prompt !== undefined) item.system_prompt = patch.system_prompt;
+    if (patch.endAt !== undefined) item.session_end ??= patch.endAt;
+    return toSession(item);
+  }
+  async listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }) {
+    const mine = [...this.items.values()]
+      .filter((item) => item.org_id === orgId && item.user_id === userId && !item.deleting_at)
+      .sort((a, b) => b.session_id.localeCompare(a.session_id))
+      .map(toSession);
+    return pageOf(mine, page.limit, (session) => session.session_id, page.after);
+  }
+  async markDeleting(orgId: string, sessionId: string, at: string) {
+    const item = this.items.get(this.id(orgId, sessionId));
+    if (!item) throw new Error('ConditionalCheckFailedException');
+    item.deleting_at ??= at;
+  }
+  /** Set to also remove a session's messages, as the table's one partition does. */
+  onDelete?: (orgId: string, sessionId: string) => void;
+  async deleteWithItems(orgId: string, sessionId: string) {
+    this.onDelete?.(orgId, sessionId);
+    this.items.delete(this.id(orgId, sessionId));
+  }
+  async addMessageCount(orgId: string, sessionId: string, delta: number) {
+    const item = this.items.get(this.id(orgId, sessionId));
+    if (item && !item.deleting_at) item.message_count = (item.message_count ?? 0) + delta;
+  }
+  async advanceAnsweredThrough(orgId: string, sessionId: string, messageId: string) {
+    const item = this.items.get(this.id(orgId, sessionId));
+    if (item && !(item.answered_through && item.answered_through >= messageId)) item.answered_through = messageId;
+  }
+}
+
+export class FakeMessages implements MessageRepository {
+  readonly items = new Map<string, MessageItem>();
+  private id = (orgId: string, sessionId: string, messageId: string) => `${orgId}/${sessionId}/${messageId}`;
+  private of = (orgId: string, sessionId: string) =>
+    [...this.items.entries()].filter(([id]) => id.startsWith(`${orgId}/${sessionId}/`)).map(([, item]) => item).sort((a, b) => a.message_id.localeCompare(b.message_id));
+
+  async get(orgId: string, sessionId: string, messageId: string) {
+    const item = this.items.get(this.id(orgId, sessionId, messageId));
+    return item && structuredClone(item);
+  }
+  async put(orgId: string, message: Parameters<MessageRepository['put']>[1]) {
+    const item = toMessageItem(orgId, message);
+    this.items.set(this.id(orgId, message.session_id, message.message_id), item);
+    return item;
+  }
+  async putAll(orgId: string, messages: Parameters<MessageRepository['putAll']>[1]) {
+    for (const message of messages) await this.put(orgId, message);
+  }
+  async deleteAll(orgId: string, sessionId: string, messageIds: string[]) {
+    for (const messageId of messageIds) this.items.delete(this.id(orgId, sessionId, messageId));
+  }
+  async delete(orgId: string, sessionId: string, messageId: string) {
+    const item = this.items.get(this.id(orgId, sessionId, messageId));
+    this.items.delete(this.id(orgId, sessionId, messageId));
+    return item;
+  }
+  async page(orgId: string, sessionId: string, page: { limit: number; order: 'asc' | 'desc'; after?: string }) {
+    const sorted = this.of(orgId, sessionId);
+    if (page.order === 'desc') sorted.reverse();
+    return pageOf(sorted, page.limit, (item) => item.message_id, page.after);
+  }
+  async last(orgId: string, sessionId: string) {
+    return this.of(orgId, sessionId).at(-1);
+  }
+  async oldestWaitingAnswer(orgId: string, sessionId: string, afterId: string | undefined) {
+    return this.of(orgId, sessionId).find(
+      (item) => item.role === 'assistant' && !isFinished(item.status, MESSAGE_LIFECYCLE) && (!afterId || item.message_id > afterId),
+    );
+  }
+  async finishedTurnsBefore(orgId: string, sessionId: string, beforeId: string) {
+    return this.of(orgId, sessionId)
+      .filter((item) => item.message_id < beforeId && item.status === MESSAGE_LIFECYCLE.done)
+      .reverse()
+      .map((item) => ({ role: item.role, content: item.content }));
+  }
+  async failUnfinished(item: MessageItem, fields: Record<string, unknown>) {
+    const stored = this.items.get(this.id(item.pk.split('#')[1]!, item.session_id, item.message_id));
+    if (!stored || isFinished(stored.status, MESSAGE_LIFECYCLE)) return undefined;
+    Object.assign(stored, fields, { status: MESSAGE_LIFECYCLE.failed });
+    return structuredClone(stored);
+  }
+}
+
+export class FakeTasks implements TaskRepository {
+  readonly items = new Map<string, TaskItem>();
+  private id = (orgId: string, sessionId: string, taskId: string) => `${orgId}/${sessionId}/${taskId}`;
+
+  async get(orgId: string, sessionId: string, taskId: string) {
+    const item = this.items.get(this.id(orgId, sessionId, taskId));
+    return item && structuredClone(item);
+  }
+  async put(orgId: string, task: Parameters<TaskRepository['put']>[1]) {
+    const item: TaskItem = { ...keys.task(orgId, task.session_id, task.ctx_id), entity: 'task', ...task };
+    this.items.set(this.id(orgId, task.session_id, task.ctx_id), item);
+    return item;
+  }
+  async delete(orgId: string, sessionId: string, taskId: string) {
+    this.items.delete(this.id(orgId, sessionId, taskId));
+  }
+  async failUnfinished(item: TaskItem, fields: Record<string, unknown>) {
+    const stored = this.items.get(this.id(item.pk.split('#')[1]!, item.session_id, item.ctx_id));
+    if (!stored || isFinished(stored.status, TASK_LIFECYCLE)) return undefined;
+    Object.assign(stored, fields, { status: TASK_LIFECYCLE.failed });
+    return structuredClone(stored);
+  }
+}
+
+/** A job queue that keeps what it is given, or refuses everything while `down`. */
+export class FakeQueue implements JobQueue {
+  readonly jobs: Job[] = [];
+  down = false;
+  async enqueue(job: Job) {
+    if (this.down) throw Object.assign(new Error('queue down'), { name: 'QueueDoesNotExist' });
+    this.jobs.push(job);
+  }
+}
+
+/** A rate limiter that lets `allowed` starts through per org, then refuses as the real one does. */
+export function fakeRateLimiter(allowed = Infinity): RateLimiter & { taken: Map<string, number> } {
+  const taken = new Map<string, number>();
+  const limiter = async (orgId: string) => {
+    const count = (taken.get(orgId) ?? 0) + 1;
+    if (count > allowed) throw new AppError('rate_limited', 'rate_limited', 'Rate limited.', { retryAfterSeconds: 10 });
+    taken.set(orgId, count);
+  };
+  return Object.assign(limiter, { taken });
+}
