@@ -9,7 +9,7 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { LocalStack } from '../bin/local/stack.js';
+import type { LocalStack } from '../bin/local/local-stack.js';
 import type { StubOpenAI } from '../bin/local/stub-openai.js';
 
 // Set before the stack and the handlers are loaded (below, by dynamic import), as `npm start` and the tests do.
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   const { client } = await import('../bin/local/http-client.js');
-  const { startLocalStack } = await import('../bin/local/stack.js');
+  const { startLocalStack } = await import('../bin/local/local-stack.js');
   const { makeKeys, mintToken } = await import('../bin/local/tokens.js');
   const { startStubOpenAI } = await import('../bin/local/stub-openai.js');
   const { PROJECT_ROOT } = await import('../shared/contract/project.js');

@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { orgSecretPrefix, STAGE_PATTERN } from '../shared/contract/rules.js';
+import { VARIABLES } from '../shared/platform/env.js';
 
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
 const csv = (value: unknown): string[] =>
@@ -60,16 +61,16 @@ export interface StageSettings extends z.output<typeof StageSettingsSchema> {
 /** Reads and checks a stage's settings; throws with every problem named. */
 export function stageSettings(context: (key: string) => unknown, env: NodeJS.ProcessEnv = process.env): StageSettings {
   const pick = (key: string, variable: string): unknown => context(key) ?? env[variable] ?? undefined;
-  const stage = String(pick('stage', 'STAGE') ?? 'dev');
+  const stage = String(pick('stage', VARIABLES.stage) ?? 'dev');
   const prod = stage === 'prod';
   const result = StageSettingsSchema.safeParse({
     stage,
-    clerkJwtKey: pick('clerkJwtKey', 'CLERK_JWT_KEY') || undefined,
-    clerkSecretName: pick('clerkSecretName', 'CLERK_SECRET_NAME') || undefined,
-    clerkAuthorizedParties: csv(pick('clerkAuthorizedParties', 'CLERK_AUTHORIZED_PARTIES')),
-    corsOrigins: csv(pick('corsOrigins', 'CORS_ORIGINS')),
-    systemPrompt: pick('systemPrompt', 'AI_SYSTEM_PROMPT') || undefined,
-    rateLimitPerMinute: pick('rateLimitPerMinute', 'ORG_RATE_LIMIT_PER_MINUTE') ?? 120,
+    clerkJwtKey: pick('clerkJwtKey', VARIABLES.clerkJwtKey) || undefined,
+    clerkSecretName: pick('clerkSecretName', VARIABLES.clerkSecretName) || undefined,
+    clerkAuthorizedParties: csv(pick('clerkAuthorizedParties', VARIABLES.clerkAuthorizedParties)),
+    corsOrigins: csv(pick('corsOrigins', VARIABLES.corsOrigins)),
+    systemPrompt: pick('systemPrompt', VARIABLES.systemPrompt) || undefined,
+    rateLimitPerMinute: pick('rateLimitPerMinute', VARIABLES.orgRateLimitPerMinute) ?? 120,
     logRetentionDays: pick('logRetentionDays', 'LOG_RETENTION_DAYS') ?? (prod ? 365 : 30),
     alarmEmail: pick('alarmEmail', 'ALARM_EMAIL') || undefined,
     apiRateLimit: pick('apiRateLimit', 'API_RATE_LIMIT') ?? (prod ? 200 : 20),

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
-import { startLocalStack } from './stack.js';
+import { startLocalStack } from './local-stack.js';
 
 const root = PROJECT_ROOT;
 const { values } = parseArgs({

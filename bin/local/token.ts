@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { ORG_ID_PATTERN } from '../../shared/auth/principal.js';
+import { env } from '../../shared/platform/env.js';
 import { devKeysDirectory } from './dev-keys.js';
 
 const root = PROJECT_ROOT;
@@ -41,7 +42,7 @@ try {
 
 const now = Math.floor(Date.now() / 1000);
 const role = values.role!.replace(/^org:/, '');
-const azp = values.azp ?? process.env.CLERK_AUTHORIZED_PARTIES?.split(',')[0]?.trim();
+const azp = values.azp ?? env.clerkAuthorizedParties()?.[0];
 const claims: Record<string, unknown> = {
   sub: values.user,
   sid: `sess_local${now}`,

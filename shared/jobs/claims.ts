@@ -3,9 +3,9 @@ import { isConditionFailure, type Db } from '../store/client.js';
 import type { Lifecycle, WorkItemState } from './work-items.js';
 
 /**
- * Claims and leases of work items (answer messages and tasks) in the single table: who answers an
- * item, one worker at a time, and how its outcome is written. The repositories of messages and
- * tasks use these for their items.
+ * The work items' repository: claims and leases of answer messages and tasks in the single table,
+ * who answers an item (one worker at a time), and how its outcome is written. The jobs use it; the
+ * message and task repositories use `failUnfinished` for the deadline on read.
  */
 
 type Key = { pk: string; sk: string };

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { QueueId } from '../contract/queues.js';
+import { QUEUES, type QueueId } from '../contract/queues.js';
 import { logger, publishMetrics, tracer } from '../platform/observability.js';
 import { defaultDb } from '../store/client.js';
 import { answerAsk } from './answer-ask.js';
@@ -44,8 +44,8 @@ export function parseJobRecord(record: SQSRecord, queue?: QueueId): Job {
  * The SQS consumer of one job queue (Powertools batch: partial batch failures). A job that has to
  * be tried again comes back after its own backoff (set with ChangeMessageVisibility, not the
  * queue's long visibility timeout). On the FIFO ask queue a failure also holds back the rest of its
- * session's records in the batch, which come back with it, in order. A malformed record comes back
- * at once, so that it reaches the dead-letter queue (and its alarm) after its receives.
+ * session's records in the batch, which come back with it, in order. A malformed record fails on
+ * its own and comes back at once, so that it reaches the dead-letter queue after its receives.
  */
 export function jobWorker(queue: QueueId) {
   return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
@@ -62,15 +62,23 @@ export function jobWorker(queue: QueueId) {
       if (group) groupDelays.set(group, seconds);
     };
 
-    const handleRecord = async (record: SQSRecord): Promise<void> => {
-      let job: Job;
+    // A record that is not a job of this queue fails alone, before the batch is processed: it has no
+    // place in its group's order, so it holds back none of the session's real jobs behind it.
+    const jobs = new Map<string, Job>();
+    const malformed: SQSRecord[] = [];
+    for (const record of event.Records) {
       try {
-        job = parseJobRecord(record, queue);
+        jobs.set(record.messageId, parseJobRecord(record, queue));
       } catch (error) {
         logger.error('a record is not a job of this queue', { message_id: record.messageId, error: (error as Error).message });
-        await comeBack(record, 0);
-        throw error;
+        malformed.push(record);
       }
+    }
+    for (const record of malformed) await retryJobLater(queue, record.receiptHandle, 0).catch(() => undefined);
+    const wellFormed = { ...event, Records: event.Records.filter((record) => jobs.has(record.messageId)) };
+
+    const handleRecord = async (record: SQSRecord): Promise<void> => {
+      const job = jobs.get(record.messageId)!;
       const attempt = { claimer: `${context.awsRequestId}:${record.messageId}`, remainingMs: () => context.getRemainingTimeInMillis() };
       let outcome: Outcome;
       try {
@@ -85,10 +93,11 @@ export function jobWorker(queue: QueueId) {
       throw new RetryLater(outcome.reason);
     };
 
-    const response =
-      processor instanceof SqsFifoPartialProcessorAsync
-        ? await processPartialResponse(event, handleRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
-        : await processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false });
+    const response: SQSBatchResponse = wellFormed.Records.length
+      ? processor instanceof SqsFifoPartialProcessorAsync
+        ? await processPartialResponse(wellFormed, handleRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
+        : await processPartialResponse(wellFormed, handleRecord, processor, { context, throwOnFullBatchFailure: false })
+      : { batchItemFailures: [] };
     // Records skipped behind a failure of their group come back together with it.
     for (const { itemIdentifier } of response.batchItemFailures) {
       if (retimed.has(itemIdentifier)) continue;
@@ -96,8 +105,14 @@ export function jobWorker(queue: QueueId) {
       const delay = groupDelays.get(record?.attributes.MessageGroupId ?? '');
       if (record && delay !== undefined) await retryJobLater(queue, record.receiptHandle, delay).catch(() => undefined);
     }
-    return response;
+    return { batchItemFailures: [...malformed.map((record) => ({ itemIdentifier: record.messageId })), ...response.batchItemFailures] };
   });
+}
+
+/** The job queue whose dead-letter queue a record came from, by the queue's name (`<stage>-ask-dlq.fifo`). */
+function deadLetterQueueOf(record: SQSRecord): QueueId | undefined {
+  const name = record.eventSourceARN.split(':').pop() ?? '';
+  return Object.values(QUEUES).find((queue) => name.endsWith(`-${queue.id}-dlq${queue.fifo ? '.fifo' : ''}`))?.id;
 }
 
 /** A worker with the Powertools logger context, tracer and metrics. */
@@ -121,7 +136,7 @@ export function deadLetterWorker() {
       async (record: SQSRecord) => {
         let job: Job;
         try {
-          job = parseJobRecord(record);
+          job = parseJobRecord(record, deadLetterQueueOf(record));
         } catch (error) {
           logger.error('dropped a dead letter that is not a job', { message_id: record.messageId, error: (error as Error).message });
           return;

@@ -56,8 +56,10 @@ export const TASK: WorkKind = {
 export const isFinished = (status: unknown, states: Lifecycle): boolean => status === states.done || status === states.failed;
 
 /** Seconds until another worker's claim would run out (at least 1, at most a minute): when to come back. */
-export const secondsUntilLeaseEnds = (leaseUntil: number | undefined, nowMs = Date.now()): number =>
-  Math.min(60, Math.ceil((Number(leaseUntil) - nowMs) / 1000) + 1);
+export function secondsUntilLeaseEnds(leaseUntil: number | undefined, nowMs = Date.now()): number {
+  const seconds = Math.ceil((Number(leaseUntil) - nowMs) / 1000) + 1;
+  return Number.isFinite(seconds) ? Math.min(60, Math.max(1, seconds)) : 1;
+}
 
 /** The final sentence of a job that was tried `tries` times without success. */
 export function gaveUpSentence(tries: number | 'several', lastError: string | undefined): string {
@@ -68,6 +70,22 @@ export function gaveUpSentence(tries: number | 'several', lastError: string | un
 /** The sentence of an item given up at the deadline. */
 export const overdueSentence = (deadlineMinutes: number): string =>
   `No answer came within ${deadlineMinutes} minutes, so this request was given up. Send it again.`;
+
+/**
+ * An item as it is read: failed first, with a sentence that says to send it again, when it is still
+ * unfinished past the deadline (the last guarantee that nothing waits forever). `fail` writes the
+ * fields unless the item finished meanwhile.
+ */
+export async function failIfOverdue<Item extends WorkItemState>(
+  item: Item,
+  kind: WorkKind,
+  deadlineMinutes: number,
+  fail: (fields: Record<string, unknown>) => Promise<Item | undefined>,
+  nowMs = Date.now(),
+): Promise<Item> {
+  if (!isOverdue(item, kind.lifecycle, deadlineMinutes, nowMs)) return item;
+  return (await fail({ ...kind.failedFields(overdueSentence(deadlineMinutes)), completed_at: new Date(nowMs).toISOString() })) ?? item;
+}
 
 /** True when an unfinished item is older than the deadline. */
 export function isOverdue(item: WorkItemState, states: Lifecycle, deadlineMinutes: number, nowMs = Date.now()): boolean {

@@ -1,6 +1,6 @@
-import { isOrgAdmin, type Principal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
-import { ANSWER, isOverdue, overdueSentence } from '../jobs/work-items.js';
+import { ANSWER, failIfOverdue } from '../jobs/work-items.js';
 import { env } from '../platform/env.js';
 import { AppError, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -18,7 +18,7 @@ export interface MessageServiceDeps {
   messages: MessageRepository;
   sessions: Pick<SessionRepository, 'addMessageCount'>;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen'>;
+  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem'>;
 }
 
 export interface AskServiceDeps extends MessageServiceDeps {
@@ -89,12 +89,8 @@ export type AskService = ReturnType<typeof askService>;
  */
 export function messageService({ messages, sessions, access }: MessageServiceDeps) {
   /** Fails a waiting answer read past the deadline, then shows it. */
-  async function view(item: MessageItem): Promise<Message> {
-    const deadline = env.jobDeadlineMinutes();
-    if (!isOverdue(item, ANSWER.lifecycle, deadline)) return toMessage(item);
-    const failed = await messages.failUnfinished(item, { ...ANSWER.failedFields(overdueSentence(deadline)), completed_at: new Date().toISOString() });
-    return toMessage(failed ?? item);
-  }
+  const view = async (item: MessageItem): Promise<Message> =>
+    toMessage(await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields)));
 
   return {
 
@@ -126,8 +122,7 @@ export function messageService({ messages, sessions, access }: MessageServiceDep
     async get(principal: Principal, sessionId: string, messageId: string): Promise<Message> {
       const item = await messages.get(principal.orgId, sessionId, messageId);
       if (!item) throw notFound('Message');
-      if (typeof item.user_id !== 'string') await access.load(principal, sessionId, 'read');
-      else if (item.user_id !== principal.userId && !isOrgAdmin(principal)) throw notFound('Message');
+      await access.authorizeItem(principal, sessionId, item.user_id, 'Message');
       return view(item);
     },
 

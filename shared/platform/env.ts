@@ -22,6 +22,8 @@ export const VARIABLES = {
   clerkSecretName: 'CLERK_SECRET_NAME',
   clerkAuthorizedParties: 'CLERK_AUTHORIZED_PARTIES',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Browser origins allowed by CORS: the stack's setting (infra/stage.ts) and the local gateway's. */
+  corsOrigins: 'CORS_ORIGINS',
 } as const;
 
 export type Variable = keyof typeof VARIABLES;

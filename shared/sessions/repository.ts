@@ -15,7 +15,7 @@ export interface SessionItem extends Omit<Session, 'session_end' | 'last_message
   entity: 'session';
   /** Absent while the session is open, so that ending can use if_not_exists and keep the first end time. */
   session_end?: string;
-  /** Absent until the first message is counted. */
+  /** Stored as 0 at creation; items written before the count existed have none. */
   message_count?: number;
   /** Set when a delete starts: from then on the session is gone for every caller but the delete's retry. */
   deleting_at?: string;

@@ -42,6 +42,16 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
   return {
     load,
 
+    /**
+     * Checks that the caller may read an item of a session (a message or a task) whose owner is
+     * stored on it, without reading the session; an item stored without its owner falls back to
+     * reading the session. Another member's item is "not found" as `what`.
+     */
+    async authorizeItem(principal: Principal, sessionId: string, ownerId: string | undefined, what: string): Promise<void> {
+      if (typeof ownerId !== 'string') await load(principal, sessionId, 'read');
+      else if (ownerId !== principal.userId && !isOrgAdmin(principal)) throw notFound(what);
+    },
+
     /** The caller's own open session: asks, tasks and new messages need one. */
     async loadOpen(principal: Principal, sessionId: string): Promise<SessionItem> {
       const item = await load(principal, sessionId, 'write');

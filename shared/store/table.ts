@@ -13,7 +13,7 @@ export const TABLE = {
   ttlAttribute: 'expires_at',
 } as const;
 
-/** The CreateTable request for the local stack and the tests; mirrors infra/table.ts. */
+/** The CreateTable request for the local stack and the tests; mirrors infra/chat-table.ts. */
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const { partitionKey, sortKey, byOwnerIndex } = TABLE;
   return {

@@ -1,6 +1,6 @@
-import { isOrgAdmin, type Principal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
-import { isOverdue, overdueSentence, TASK } from '../jobs/work-items.js';
+import { failIfOverdue, TASK } from '../jobs/work-items.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
 import { AppError, notFound } from '../platform/errors.js';
@@ -17,7 +17,7 @@ import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 export interface TaskServiceDeps {
   tasks: TaskRepository;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen'>;
+  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem'>;
 }
 
 export interface TaskStartServiceDeps extends TaskServiceDeps {
@@ -76,12 +76,8 @@ export function taskService({ tasks, access }: TaskServiceDeps) {
     async get(principal: Principal, sessionId: string, taskId: string): Promise<Task> {
       const item = await tasks.get(principal.orgId, sessionId, taskId);
       if (!item) throw notFound('Context task');
-      if (typeof item.user_id !== 'string') await access.load(principal, sessionId, 'read');
-      else if (item.user_id !== principal.userId && !isOrgAdmin(principal)) throw notFound('Context task');
-      const deadline = env.jobDeadlineMinutes();
-      if (!isOverdue(item, TASK.lifecycle, deadline)) return toTask(item);
-      const failed = await tasks.failUnfinished(item, { ...TASK.failedFields(overdueSentence(deadline)), completed_at: new Date().toISOString() });
-      return toTask(failed ?? item);
+      await access.authorizeItem(principal, sessionId, item.user_id, 'Context task');
+      return toTask(await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields)));
     },
   };
 }

@@ -4,7 +4,7 @@
  * plain Node as in Lambda. Prints `listening on <url>`; stops on SIGTERM.
  */
 import { join } from 'node:path';
-import { startLocalStack } from '../../bin/local/stack.js';
+import { startLocalStack } from '../../bin/local/local-stack.js';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { bundleName } from './bundles.js';
 

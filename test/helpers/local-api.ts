@@ -1,4 +1,4 @@
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../bin/local/stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../bin/local/local-stack.js';
 import { makeKeys, mintToken, type TestKeys, type TokenOptions } from '../../bin/local/tokens.js';
 
 export { PROJECT_ROOT } from '../../shared/contract/project.js';

@@ -226,6 +226,14 @@ describe('the Lambda bundles', () => {
     expect(apiWithIt).toEqual([]);
     expect(workersWithout).toEqual([]);
   });
+
+  it('keep the SQS client out of the API handlers that enqueue nothing', () => {
+    const withSqs = (one: Bundle) => Object.keys(one.inputs).some((path) => path.includes('node_modules/@aws-sdk/client-sqs/'));
+    const enqueuing = new Set(ROUTES.filter((route) => route.enqueues).map((route) => route.name));
+    const api = bundles.filter((one) => one.kind === 'api');
+    expect(api.filter((one) => withSqs(one) && !one.names.some((name) => enqueuing.has(name))).map(label)).toEqual([]);
+    expect(api.filter((one) => one.names.some((name) => enqueuing.has(name))).every(withSqs)).toBe(true);
+  });
 });
 
 /** The bytes each package (or the project's own code) puts into a bundle. */

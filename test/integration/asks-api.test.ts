@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from '../../bin/local/aws.js';
-import { LOCAL_TABLE } from '../../bin/local/stack.js';
+import { LOCAL_TABLE } from '../../bin/local/local-stack.js';
 import { newId } from '../../shared/platform/ids.js';
 import { createDb } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';

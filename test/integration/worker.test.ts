@@ -537,6 +537,29 @@ describe('records that are not jobs', () => {
     expect(stub.requests).toHaveLength(0);
   });
 
+  it('hold back none of their session’s jobs in a FIFO batch', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Behind a bad record');
+    const body = `junk ${randomUUID()}`;
+    await api.stack.sqs.client.send(
+      new SendMessageCommand({ QueueUrl: askQueue().url, MessageBody: body, MessageGroupId: sessionId, MessageDeduplicationId: randomUUID() }),
+    );
+    const junk = await inbox.take(askQueue(), (m) => m.Body === body);
+    const response = await askWorker({ Records: [junk.record, record] }, lambdaContext('AskWorker', 120));
+    expect(failures(response)).toEqual([junk.record.messageId]);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED' });
+  });
+
+  it('leave a healthy item alone when a job lands in the other queue’s dead-letter queue', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const ctxId = await startTask(c, sessionId, 'Fine on its own queue');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    // The task's job, as if it had reached the ask queue's dead-letter queue.
+    const misplaced = { ...record, eventSourceARN: deadLetters('ask').arn };
+    expect(failures(await deadLetterWorker({ Records: [misplaced] }, lambdaContext('DeadLetters', 120)))).toEqual([]);
+    expect(await task(c, sessionId, ctxId)).toMatchObject({ status: 'pending' });
+  });
+
   it('reach the dead-letter queue after their receives, whose consumer drops them', async () => {
     const body = `not a job ${randomUUID()}`;
     await api.stack.sqs.client.send(new SendMessageCommand({ QueueUrl: ctxQueue().url, MessageBody: body }));

@@ -104,4 +104,18 @@ describe('the layout', () => {
     const names = files.filter((file) => file.startsWith('shared/')).map((file) => basename(file)).filter((name) => !['schema.ts', 'repository.ts', 'service.ts'].includes(name));
     expect(names.filter((name, index) => names.indexOf(name) !== index)).toEqual([]);
   });
+
+  it('gives no two layers (shared, infra, bin, bench) a file of the same name', () => {
+    const layerOf = (file: string) => file.split('/')[0]!;
+    const byName = new Map<string, Set<string>>();
+    for (const file of files.filter((candidate) => ['shared', 'infra', 'bin', 'bench'].includes(layerOf(candidate)))) {
+      byName.set(basename(file), (byName.get(basename(file)) ?? new Set()).add(layerOf(file)));
+    }
+    expect([...byName].filter(([, layers]) => layers.size > 1).map(([name, layers]) => `${name}: ${[...layers].join(', ')}`)).toEqual([]);
+  });
+
+  it('keeps the project root (shared/contract/project.ts) to build and local tools: no runtime module imports it', () => {
+    const runtime = [...importsOf('shared/'), ...importsOf('functions/')].filter(([, { local }]) => local.includes('shared/contract/project.ts'));
+    expect(runtime.map(([file]) => file)).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { acknowledgeNagFindings } from './nag.js';
-import { ChatStack } from './stack.js';
+import { ChatStack } from './chat-stack.js';
 import { stageSettings } from './stage.js';
 
 /**

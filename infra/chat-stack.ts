@@ -4,7 +4,7 @@ import { Alarms } from './alarms.js';
 import { ChatApi } from './api.js';
 import { Jobs } from './jobs.js';
 import type { StageSettings } from './stage.js';
-import { ChatTable } from './table.js';
+import { ChatTable } from './chat-table.js';
 import { VARIABLES } from '../shared/platform/env.js';
 
 export interface ChatStackProps extends StackProps {

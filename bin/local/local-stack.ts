@@ -99,7 +99,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     routes: ROUTES,
     entryFile,
     port: options.port,
-    corsOrigins: (env.CORS_ORIGINS ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
+    corsOrigins: (env[VARIABLES.corsOrigins] ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
     log,
   });
   for (const poller of pollers) poller.start();
