@@ -259,6 +259,20 @@ describe('stage settings', () => {
   }, 60_000);
 });
 
+describe.each(['dev', 'prod'])('stage %s', (stage) => {
+  const env = { CLERK_JWT_KEY: jwtKey };
+  it('synthesizes, cdk-nag included, without an account and region (offline)', () => {
+    expect(() => synth({ stage }, env)).not.toThrow();
+  }, 60_000);
+
+  it('synthesizes, cdk-nag included, with the account and region cdk deploy sets', () => {
+    const { template } = synth({ stage }, { ...env, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+    // The org-secret policy names the account and region, as deployed.
+    const secrets = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(secrets).toContain(`:secretsmanager:eu-west-1:123456789012:secret:ai-chat/${stage}/orgs/*`);
+  }, 60_000);
+});
+
 it('runs cdk-nag on every synth of the app: an unacknowledged finding fails it', () => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [], stage: 'dev' } });
   const stack = buildApp(app, { CLERK_JWT_KEY: jwtKey });
