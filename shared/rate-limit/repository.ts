@@ -1,54 +1,78 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, type Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 
-/** One bucket's count as stored: one item per org and 10-second bucket, removed by TTL. */
-export interface RateBucketItem {
+/**
+ * An organization's rate window as stored: one item holding the count of each recent 10-second
+ * bucket (`b<start>`, start in epoch seconds) and the newest bucket counted in (`latest`).
+ */
+export interface RateWindowItem {
   pk: string;
-  /** `B#<bucket start, epoch seconds, 12 digits>`: buckets sort by time. */
-  sk: string;
-  entity: 'rate_counter';
-  n: number;
-  /** The bucket's start, epoch seconds. */
-  start: number;
-  expires_at: number;
+  sk: 'WINDOW';
+  entity: 'rate_window';
+  /** The newest bucket start written: a take for an older bucket is moved to this one. */
+  latest?: number;
+  /** Epoch seconds (the table's TTL): a minute after the newest bucket ends. */
+  expires_at?: number;
+  [bucket: `b${number}`]: number;
 }
 
-/** The rate counters' data access; the rule is in ./org-rate-limit.ts. */
-export interface RateBucketRepository {
-  /** The buckets of an org starting from `fromStart` to `toStart` (epoch seconds, inclusive). */
-  buckets(orgId: string, fromStart: number, toStart: number): Promise<Array<Pick<RateBucketItem, 'n' | 'start'>>>;
-  /** Adds one to a bucket if it holds fewer than `room`; false when it was full. */
-  addIfRoom(orgId: string, start: number, room: number, expiresAt: number): Promise<boolean>;
+/** The counts of a window as read: bucket start → count. */
+export interface RateWindow {
+  latest: number | undefined;
+  counts: Map<number, number>;
 }
 
-const bucketSk = (startSeconds: number): string => `B#${String(startSeconds).padStart(12, '0')}`;
+/** The rate window's data access; the rule is in ./org-rate-limit.ts. */
+export interface RateWindowRepository {
+  read(orgId: string): Promise<RateWindow>;
+  /**
+   * Adds one to bucket `start` if, at the moment of writing, the window is still as `seen` was in
+   * every bucket of `counted` and `start` holds fewer than `room`, and no newer bucket was written.
+   * Buckets older than `oldest` are dropped. False when the window had changed: read again.
+   */
+  add(orgId: string, take: { start: number; room: number; seen: RateWindow; counted: number[]; oldest: number; expiresAt: number }): Promise<boolean>;
+}
 
-/** The rate counters on the single table. */
-export function dynamoRateBucketRepository(db: Db): RateBucketRepository {
+const attribute = (start: number) => `b${start}`;
+
+/** The rate window on the single table. */
+export function dynamoRateWindowRepository(db: Db): RateWindowRepository {
+  const key = (orgId: string) => ({ pk: keys.rateCounter(orgId), sk: 'WINDOW' });
   return {
-    async buckets(orgId, fromStart, toStart) {
-      const { Items = [] } = await db.doc.send(
-        new QueryCommand({
-          TableName: db.table,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': keys.rateCounter(orgId), ':from': bucketSk(fromStart), ':to': bucketSk(toStart) },
-          ConsistentRead: true,
-        }),
-      );
-      return Items.map((item) => ({ n: Number(item.n ?? 0), start: Number(item.start) }));
+    async read(orgId) {
+      const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key(orgId), ConsistentRead: true }));
+      const counts = new Map<number, number>();
+      for (const [name, value] of Object.entries(Item ?? {})) if (/^b\d+$/.test(name)) counts.set(Number(name.slice(1)), Number(value));
+      return { latest: Item?.latest === undefined ? undefined : Number(Item.latest), counts };
     },
 
-    async addIfRoom(orgId, start, room, expiresAt) {
+    async add(orgId, { start, room, seen, counted, oldest, expiresAt }) {
+      const names: Record<string, string> = { '#cur': attribute(start) };
+      const values: Record<string, unknown> = { ':start': start, ':room': room, ':one': 1, ':zero': 0, ':expires': expiresAt, ':entity': 'rate_window' };
+      const conditions = ['(attribute_not_exists(latest) OR latest <= :start)', '(attribute_not_exists(#cur) OR #cur < :room)'];
+      counted.forEach((bucket, index) => {
+        names[`#p${index}`] = attribute(bucket);
+        const count = seen.counts.get(bucket);
+        if (count === undefined) conditions.push(`attribute_not_exists(#p${index})`);
+        else {
+          values[`:p${index}`] = count;
+          conditions.push(`#p${index} = :p${index}`);
+        }
+      });
+      const stale = [...seen.counts.keys()].filter((bucket) => bucket < oldest);
+      stale.forEach((bucket, index) => (names[`#old${index}`] = attribute(bucket)));
       try {
         await db.doc.send(
           new UpdateCommand({
             TableName: db.table,
-            Key: { pk: keys.rateCounter(orgId), sk: bucketSk(start) },
-            UpdateExpression: 'ADD n :one SET #start = :start, expires_at = :expires, entity = :entity',
-            ConditionExpression: 'attribute_not_exists(n) OR n < :room',
-            ExpressionAttributeNames: { '#start': 'start' },
-            ExpressionAttributeValues: { ':one': 1, ':room': room, ':start': start, ':expires': expiresAt, ':entity': 'rate_counter' },
+            Key: key(orgId),
+            UpdateExpression: `SET latest = :start, #cur = if_not_exists(#cur, :zero) + :one, expires_at = :expires, entity = :entity${
+              stale.length ? ` REMOVE ${stale.map((_, index) => `#old${index}`).join(', ')}` : ''
+            }`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
           }),
         );
         return true;

@@ -137,4 +137,14 @@ describe.each(BACKENDS)('org rate limit on %s', (_name, start) => {
       if (result.status === 'rejected') expect(result.reason).toMatchObject({ kind: 'rate_limited' });
     }
   });
+
+  it('lets no more than the limit through a bucket boundary, whatever the interleaving', async () => {
+    // 60 takes just before a multiple of 10 s and 60 just after, all at once: in any 60 seconds, at most 20.
+    const before = Array.from({ length: 60 }, () => passes(db, 'org_burst', 20, at(9.999)));
+    const after = Array.from({ length: 60 }, () => passes(db, 'org_burst', 20, at(10.001)));
+    const results = await Promise.all(before.flatMap((take, index) => [take, after[index]!]));
+    expect(results.filter(Boolean).length).toBe(20);
+    // A minute later there is room again.
+    expect(await passes(db, 'org_burst', 20, at(80.5))).toBe(true);
+  }, 60_000);
 });
