@@ -67,7 +67,9 @@ export async function authenticate(authorization: string | undefined, settings: 
   const userId = claims.sub;
   if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) throw new TokenRejected('no usable sub claim');
 
-  const orgId = claims.o?.id ?? claims.org_id;
+  // One claim set only: v2 (`o`) when the token has it, else v1 (`org_id`, `org_role`).
+  const v2 = claims.o !== undefined && claims.o !== null;
+  const orgId = v2 ? claims.o!.id : claims.org_id;
   if (orgId === undefined || orgId === null || orgId === '') {
     throw new AppError(
       'forbidden',
@@ -78,15 +80,17 @@ export async function authenticate(authorization: string | undefined, settings: 
   if (typeof orgId !== 'string' || !ORG_ID_PATTERN.test(orgId)) {
     throw new AppError('forbidden', 'invalid_organization', 'The organization in your token is not a valid organization id.');
   }
-  return { orgId, userId, role: roleOf(claims) };
+  return { orgId, userId, role: v2 ? v2Role(claims.o!.rol) : v1Role(claims.org_role) };
 }
 
-/** v2 tokens say `o.rol: "admin"`, v1 tokens `org_role: "org:admin"`; both become `org:admin`. */
-function roleOf(claims: ClerkClaims): string {
-  const v2 = claims.o?.rol;
-  if (typeof v2 === 'string' && v2) return v2.startsWith('org:') ? v2 : `org:${v2}`;
-  return typeof claims.org_role === 'string' && claims.org_role ? claims.org_role : 'org:member';
+/** v2 tokens say `o.rol: "admin"`, which becomes `org:admin`; no role is a member. */
+function v2Role(role: unknown): string {
+  if (typeof role !== 'string' || !role) return 'org:member';
+  return role.startsWith('org:') ? role : `org:${role}`;
 }
+
+/** v1 tokens say `org_role: "org:admin"`, taken as it is; no role is a member. */
+const v1Role = (role: unknown): string => (typeof role === 'string' && role ? role : 'org:member');
 
 /**
  * The Clerk secret key from Secrets Manager, cached for five minutes. Loaded only when used, so the

@@ -60,6 +60,15 @@ describe('authenticate: accepted tokens', () => {
     await expect(authenticate(bearer(token), settings)).resolves.toEqual({ orgId: 'org_Clinic42', userId: 'user_2abc', role: 'org:admin' });
   });
 
+  it('reads org and role from one claim set: v2 when `o` is there, however v1 claims beside it say otherwise', async () => {
+    // A v2 organization without a role, and v1 claims of another org naming an admin.
+    const mixed = await mintToken(keys, { org: null, user: 'user_mixed', extra: { v: 2, o: { id: 'org_acme' }, org_id: 'org_globex', org_role: 'org:admin' } });
+    await expect(authenticate(bearer(mixed), settings)).resolves.toEqual({ orgId: 'org_acme', userId: 'user_mixed', role: 'org:member' });
+    // `o` without an id is a v2 token without an active organization, whatever org_id says.
+    const orgless = await mintToken(keys, { org: null, extra: { v: 2, o: { rol: 'admin' }, org_id: 'org_globex', org_role: 'org:admin' } });
+    expect(await rejection(authenticate(bearer(orgless), settings))).toMatchObject({ code: 'no_active_organization' });
+  });
+
   it('reads the org and role from v1 claims (org_id, org_role)', async () => {
     const token = await mintToken(keys, { version: 1, org: 'org_law', user: 'user_9', role: 'org:member' });
     await expect(authenticate(bearer(token), settings)).resolves.toEqual({ orgId: 'org_law', userId: 'user_9', role: 'org:member' });
