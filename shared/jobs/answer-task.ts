@@ -18,6 +18,8 @@ export async function answerTask(db: Db, job: TaskJob, attempt: Attempt): Promis
     return { finished: false, retryAfterSeconds: secondsUntilLeaseEnds(item.lease_until), reason: 'the task is being answered by another worker' };
   }
   const session = await dynamoSessionRepository(db).get(job.org_id, job.session_id);
+  // A task of a session being deleted never reaches the model; the delete's sweep removes it.
+  if (!session || session.deleting_at) return FINISHED;
   return answerClaimed(
     db,
     {

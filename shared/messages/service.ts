@@ -6,7 +6,7 @@ import { AppError, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
-import { dynamoRateBucketRepository } from '../rate-limit/repository.js';
+import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
@@ -18,7 +18,7 @@ export interface MessageServiceDeps {
   messages: MessageRepository;
   sessions: Pick<SessionRepository, 'addMessageCount'>;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem'>;
+  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
 }
 
 export interface AskServiceDeps extends MessageServiceDeps {
@@ -65,17 +65,19 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
         ...(body.model !== undefined ? { request_model: body.model } : {}),
       };
       await messages.putAll(principal.orgId, [question, answer]);
+      const undo = () => messages.deleteAll(principal.orgId, sessionId, [userMessageId, messageId]);
+      await access.admit(principal, sessionId, now, 2, undo);
       try {
         await queue.enqueue({ kind: 'ask', org_id: principal.orgId, session_id: sessionId, message_id: messageId, enqueued_at: now });
       } catch (error) {
         addMetric('QueueUnavailable', MetricUnit.Count, 1);
         logger.error('could not queue an ask', { session_id: sessionId, message_id: messageId, error: (error as Error).name });
-        await messages.deleteAll(principal.orgId, sessionId, [userMessageId, messageId]);
+        await undo();
+        await sessions.addMessageCount(principal.orgId, sessionId, -2);
         throw new AppError('unavailable', 'queue_unavailable', 'The question could not be queued just now and was not saved. Send it again in a few seconds.', {
           retryAfterSeconds: 5,
         });
       }
-      await sessions.addMessageCount(principal.orgId, sessionId, 2);
       return { message_id: messageId, user_message_id: userMessageId, status: 'PENDING' };
     },
   };
@@ -111,7 +113,7 @@ export function messageService({ messages, sessions, access }: MessageServiceDep
         manual: true,
       };
       const stored = await messages.put(principal.orgId, item);
-      await sessions.addMessageCount(principal.orgId, sessionId, 1);
+      await access.admit(principal, sessionId, now, 1, async () => void (await messages.delete(principal.orgId, sessionId, messageId)));
       return toMessage(stored);
     },
 
@@ -163,6 +165,6 @@ export function defaultMessageService(): MessageService {
 
 /** The ask service on this process's table and queues, made on first use. */
 export function defaultAskService(): AskService {
-  asking ??= askService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateBucketRepository(defaultDb())) });
+  asking ??= askService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateWindowRepository(defaultDb())) });
   return asking;
 }

@@ -21,7 +21,12 @@ export interface SessionItem extends Omit<Session, 'session_end' | 'last_message
   deleting_at?: string;
   /** The id of the last ask answered in order: the worker looks for the next one after it. */
   answered_through?: string;
+  /** The latest `created_at` of a write admitted into the session: an end is never set before it. */
+  last_write_at?: string;
 }
+
+/** What became of a write offered to its session: admitted, or refused because the session ended or is gone. */
+export type Admission = 'admitted' | 'ended' | 'gone';
 
 /** What a session's owner may change, as the update writes it. */
 export interface SessionPatch {
@@ -37,8 +42,17 @@ export interface SessionRepository {
   get(orgId: string, sessionId: string): Promise<SessionItem | undefined>;
   /** Stores a new session; an id already taken throws. */
   create(session: Session): Promise<void>;
-  /** Applies the owner's patch unless the session is gone, being deleted or another's: then undefined. */
-  update(orgId: string, sessionId: string, ownerId: string, patch: SessionPatch): Promise<Session | undefined>;
+  /**
+   * Applies the owner's patch: undefined when the session is gone, being deleted or another's;
+   * 'raced' when an end would be earlier than a write admitted meanwhile (read again and retry).
+   */
+  update(orgId: string, sessionId: string, ownerId: string, patch: SessionPatch): Promise<Session | undefined | 'raced'>;
+  /**
+   * Admits a write made at `at` (its items already stored) into the session, only while the session
+   * is open and not being deleted, and adds `messages` to its count. A write is accepted only when
+   * admitted: its caller removes what it stored otherwise. An end after it is never earlier than `at`.
+   */
+  admitWrite(orgId: string, sessionId: string, at: string, messages: number): Promise<Admission>;
   /** A user's sessions, newest first, without those being deleted; `after` is the last id of the page before. */
   listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }): Promise<Page<Session>>;
   /** Marks the session as being deleted (keeps the first mark). */
@@ -71,7 +85,7 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
   const ignoreConditionFailure = (error: unknown): void => {
     if (!isConditionFailure(error)) throw error;
   };
-  return {
+  const repository: SessionRepository = {
     async get(orgId, sessionId) {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.session(orgId, sessionId), ConsistentRead: true }));
       return Item as SessionItem | undefined;
@@ -99,9 +113,12 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
         sets.push('system_prompt = :prompt');
         values[':prompt'] = patch.system_prompt;
       }
+      // An end is never earlier than a write already admitted (an ended session keeps its end).
+      let ending = '';
       if (patch.endAt !== undefined) {
         sets.push('session_end = if_not_exists(session_end, :now)');
         values[':now'] = patch.endAt;
+        ending = ' AND (attribute_exists(session_end) OR attribute_not_exists(last_write_at) OR last_write_at <= :now)';
       }
       try {
         const { Attributes } = await db.doc.send(
@@ -109,7 +126,7 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
             TableName: db.table,
             Key: keys.session(orgId, sessionId),
             UpdateExpression: `SET ${sets.join(', ')}`,
-            ConditionExpression: `${LIVE} AND user_id = :owner`,
+            ConditionExpression: `${LIVE} AND user_id = :owner${ending}`,
             ExpressionAttributeNames: patch.name !== undefined ? { '#name': 'name' } : undefined,
             ExpressionAttributeValues: values,
             ReturnValues: 'ALL_NEW',
@@ -118,8 +135,39 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
         return toSession(Attributes as SessionItem);
       } catch (error) {
         ignoreConditionFailure(error);
-        return undefined;
+        const item = await repository.get(orgId, sessionId);
+        return item && !item.deleting_at && item.user_id === ownerId && patch.endAt !== undefined ? 'raced' : undefined;
       }
+    },
+
+    async admitWrite(orgId, sessionId, at, messages) {
+      const admit = (fence: string) =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.session(orgId, sessionId),
+            UpdateExpression: fence === 'later' ? 'SET last_write_at = :at ADD message_count :n' : 'ADD message_count :n',
+            ConditionExpression: `${LIVE} AND attribute_not_exists(session_end) AND ${
+              fence === 'later' ? '(attribute_not_exists(last_write_at) OR last_write_at <= :at)' : 'last_write_at > :at'
+            }`,
+            ExpressionAttributeValues: { ':at': at, ':n': messages },
+          }),
+        );
+      // Two tries: as the latest write (it moves last_write_at), or behind a later one (it leaves it).
+      for (let round = 0; round < 3; round++) {
+        for (const fence of ['later', 'earlier']) {
+          try {
+            await admit(fence);
+            return 'admitted';
+          } catch (error) {
+            ignoreConditionFailure(error);
+          }
+        }
+        const item = await repository.get(orgId, sessionId);
+        if (!item || item.deleting_at) return 'gone';
+        if (item.session_end) return 'ended';
+      }
+      throw new Error('The session kept changing while a write was admitted into it; try again.');
     },
 
     async listByOwner(orgId, userId, { limit, after }) {
@@ -156,21 +204,28 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
 
     async deleteWithItems(orgId, sessionId) {
       const key = keys.session(orgId, sessionId);
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await db.doc.send(
-          new QueryCommand({
-            TableName: db.table,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': key.pk },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        const children = (page.Items ?? []).filter((item) => item.sk !== SESSION_SK);
-        await batchWrite(db, children.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      // Sweeps until a whole pass finds nothing: a write that was stored before the session was
+      // marked, and admitted before, is found by a sweep after the mark (reads are consistent).
+      for (let deleted = -1; deleted !== 0; ) {
+        deleted = 0;
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const page = await db.doc.send(
+            new QueryCommand({
+              TableName: db.table,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': key.pk },
+              ProjectionExpression: 'pk, sk',
+              ExclusiveStartKey: startKey,
+              ConsistentRead: true,
+            }),
+          );
+          const children = (page.Items ?? []).filter((item) => item.sk !== SESSION_SK);
+          await batchWrite(db, children.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
+          deleted += children.length;
+          startKey = page.LastEvaluatedKey;
+        } while (startKey);
+      }
       await batchWrite(db, [deleteRequest(key)]);
     },
 
@@ -202,4 +257,5 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
         .catch(ignoreConditionFailure);
     },
   };
+  return repository;
 }

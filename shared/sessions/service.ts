@@ -1,6 +1,6 @@
 import { isOrgAdmin, type Principal } from '../auth/principal.js';
 import { dynamoMessageRepository, toMessage, type MessageRepository } from '../messages/repository.js';
-import { conflict, forbidden, notFound } from '../platform/errors.js';
+import { AppError, conflict, forbidden, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { defaultDb } from '../store/client.js';
 import type { Page } from '../store/paging.js';
@@ -8,6 +8,9 @@ import { dynamoSessionRepository, toSession, type SessionItem, type SessionRepos
 import type { CreateSessionBody, ListSessionsQuery, Session, UpdateSessionBody } from './schema.js';
 
 export const DEFAULT_SESSION_NAME = 'New session';
+
+const SESSION_ENDED = () =>
+  conflict('This session has ended: it can be read but takes no new asks, tasks or messages. Start a new session.', 'session_ended');
 
 /** What a caller means to do with a session: admins may read others' sessions, only owners change them. */
 export type Access = 'read' | 'write';
@@ -55,9 +58,7 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
     /** The caller's own open session: asks, tasks and new messages need one. */
     async loadOpen(principal: Principal, sessionId: string): Promise<SessionItem> {
       const item = await load(principal, sessionId, 'write');
-      if (item.session_end) {
-        throw conflict('This session has ended: it can be read but takes no new asks, tasks or messages. Start a new session.', 'session_ended');
-      }
+      if (item.session_end) throw SESSION_ENDED();
       return item;
     },
 
@@ -84,15 +85,31 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
 
     /** Renames, re-prompts or ends a session. Ending is idempotent and keeps the first end time. */
     async update(principal: Principal, sessionId: string, patch: UpdateSessionBody): Promise<Session> {
-      await load(principal, sessionId, 'write');
-      const updated = await sessions.update(principal.orgId, sessionId, principal.userId, {
-        name: patch.name,
-        system_prompt: patch.system_prompt,
-        endAt: patch.end ? new Date().toISOString() : undefined,
-      });
-      // Deleted between the read and the write.
-      if (!updated) throw notFound('Session');
-      return updated;
+      for (let attempt = 1; ; attempt++) {
+        const item = await load(principal, sessionId, 'write');
+        // An end comes after every write admitted into the session (see admitWrite).
+        const now = new Date().toISOString();
+        const endAt = patch.end ? (item.last_write_at && item.last_write_at > now ? item.last_write_at : now) : undefined;
+        const updated = await sessions.update(principal.orgId, sessionId, principal.userId, { name: patch.name, system_prompt: patch.system_prompt, endAt });
+        // Deleted between the read and the write.
+        if (!updated) throw notFound('Session');
+        if (updated !== 'raced') return updated;
+        if (attempt >= 5) throw new AppError('unavailable', 'session_busy', 'The session is taking many writes right now. Try ending it again in a moment.', { retryAfterSeconds: 1 });
+      }
+    },
+
+    /**
+     * Admits a write whose items are stored (a question and its answer, a message, a task) into the
+     * caller's session, or throws, having removed them with `undo`: 404 when the session was deleted
+     * meanwhile, 409 `session_ended` when it ended. A write is accepted only if the session is open
+     * at the moment it is admitted, and a delete then always finds its items.
+     */
+    async admit(principal: Principal, sessionId: string, at: string, messageCount: number, undo: () => Promise<void>): Promise<void> {
+      const admission = await sessions.admitWrite(principal.orgId, sessionId, at, messageCount);
+      if (admission === 'admitted') return;
+      await undo();
+      if (admission === 'gone') throw notFound('Session');
+      throw SESSION_ENDED();
     },
 
     /** The caller's own sessions, newest first, a page at a time, each with its last message when asked. */

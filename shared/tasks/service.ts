@@ -7,7 +7,7 @@ import { AppError, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
-import { dynamoRateBucketRepository } from '../rate-limit/repository.js';
+import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
@@ -17,7 +17,7 @@ import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 export interface TaskServiceDeps {
   tasks: TaskRepository;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem'>;
+  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
 }
 
 export interface TaskStartServiceDeps extends TaskServiceDeps {
@@ -51,6 +51,7 @@ export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartS
         ...(body.system_prompt !== undefined && body.system_prompt !== null ? { system_prompt: body.system_prompt } : {}),
         ...(body.model !== undefined ? { request_model: body.model } : {}),
       });
+      await access.admit(principal, sessionId, now, 0, () => tasks.delete(principal.orgId, sessionId, taskId));
       try {
         await queue.enqueue({ kind: 'ctx', org_id: principal.orgId, session_id: sessionId, ctx_id: taskId, enqueued_at: now });
       } catch (error) {
@@ -101,6 +102,6 @@ export function defaultTaskService(): TaskService {
 
 /** The task start service on this process's table and queues, made on first use. */
 export function defaultTaskStartService(): TaskStartService {
-  starting ??= taskStartService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateBucketRepository(defaultDb())) });
+  starting ??= taskStartService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateWindowRepository(defaultDb())) });
   return starting;
 }

@@ -45,7 +45,10 @@ export class FakeSessions implements SessionRepository {
     if (!item || item.deleting_at || item.user_id !== ownerId) return undefined;
     if (patch.name !== undefined) item.name = patch.name;
     if (patch.system_prompt !== undefined) item.system_prompt = patch.system_prompt;
-    if (patch.endAt !== undefined) item.session_end ??= patch.endAt;
+    if (patch.endAt !== undefined) {
+      if (!item.session_end && item.last_write_at && item.last_write_at > patch.endAt) return 'raced' as const;
+      item.session_end ??= patch.endAt;
+    }
     return toSession(item);
   }
   async listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }) {
@@ -65,6 +68,14 @@ export class FakeSessions implements SessionRepository {
   async deleteWithItems(orgId: string, sessionId: string) {
     this.onDelete?.(orgId, sessionId);
     this.items.delete(this.id(orgId, sessionId));
+  }
+  async admitWrite(orgId: string, sessionId: string, at: string, messages: number) {
+    const item = this.items.get(this.id(orgId, sessionId));
+    if (!item || item.deleting_at) return 'gone' as const;
+    if (item.session_end) return 'ended' as const;
+    if (!item.last_write_at || item.last_write_at < at) item.last_write_at = at;
+    item.message_count = (item.message_count ?? 0) + messages;
+    return 'admitted' as const;
   }
   async addMessageCount(orgId: string, sessionId: string, delta: number) {
     const item = this.items.get(this.id(orgId, sessionId));
