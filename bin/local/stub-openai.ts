@@ -29,7 +29,9 @@ export type Fault =
   | { kind: 'context_length_exceeded' }
   | { kind: 'insufficient_quota' }
   | { kind: 'slow'; delayMs: number }
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /** A 200 answer with this exact text as its body (an odd completion, or not JSON at all). */
+  | { kind: 'answer'; body: string };
 
 /** A fault for the next `times` chat completion requests (default 1), optionally only those made with `apiKey`. */
 export interface FaultRule {
@@ -85,7 +87,7 @@ export function defaultReply(body: any): string {
 }
 
 /** Status, headers and body of each error fault, with OpenAI's own wording. */
-function faultError(fault: Exclude<Fault, { kind: 'slow' } | { kind: 'drop' }>): {
+function faultError(fault: Exclude<Fault, { kind: 'slow' } | { kind: 'drop' } | { kind: 'answer' }>): {
   status: number;
   error: OpenAIErrorBody;
   headers?: Record<string, string>;
@@ -246,6 +248,11 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     }
     const delay = latencyMs + (fault?.kind === 'slow' ? fault.delayMs : 0);
     if (!(await wait(delay, res))) return;
+    if (fault?.kind === 'answer') {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_${randomUUID()}` });
+      res.end(fault.body);
+      return;
+    }
     if (fault && fault.kind !== 'slow') {
       const { status, error, headers } = faultError(fault);
       return sendError(res, status, error, headers);

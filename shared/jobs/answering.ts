@@ -107,24 +107,47 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   return finish(db, work, attempt, result, startedAt);
 }
 
+/** DynamoDB's limit on an item, and what is kept free in it for the other fields of an answer. */
+const ITEM_LIMIT_BYTES = 400 * 1024;
+const OTHER_FIELDS_BYTES = 4 * 1024;
+const kilobytes = (bytes: number) => `${Math.ceil(bytes / 1024).toLocaleString('en-US')} KB`;
+
 async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: ModelAnswer, modelStartedAt: number): Promise<Outcome> {
+  // An answer the item cannot hold fails now, for good: trying again would only ask the model again.
+  const answerBytes = Buffer.byteLength(result.content, 'utf8');
+  const room = ITEM_LIMIT_BYTES - OTHER_FIELDS_BYTES - Buffer.byteLength(JSON.stringify(work.claimed), 'utf8');
+  if (answerBytes > room) {
+    logger.warn('model answer too large to store', { answer_bytes: answerBytes, room_bytes: room });
+    return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
+  }
   const now = Date.now();
   const created = Date.parse(work.claimed.created_at);
   const queueMs = Date.parse(String(work.claimed.started_at)) - created;
   addMetric(`${work.kind.metric}Completed`, MetricUnit.Count, 1);
   addMetric('ModelLatency', MetricUnit.Milliseconds, now - modelStartedAt);
   addMetric('QueueWait', MetricUnit.Milliseconds, queueMs);
-  await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
-    ...work.doneFields(result),
-    model: result.model,
-    ...(result.usage ? { usage: result.usage } : {}),
-    completed_at: new Date(now).toISOString(),
-    latency_ms: now - created,
-    // The split of that latency: waiting for a worker, and the model itself.
-    timings: { queue_ms: queueMs, model_ms: now - modelStartedAt },
-  });
+  try {
+    await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
+      ...work.doneFields(result),
+      model: result.model,
+      ...(result.usage ? { usage: result.usage } : {}),
+      completed_at: new Date(now).toISOString(),
+      latency_ms: now - created,
+      // The split of that latency: waiting for a worker, and the model itself.
+      timings: { queue_ms: queueMs, model_ms: now - modelStartedAt },
+    });
+  } catch (error) {
+    // The store refused the answer as it is (its size as stored, a value it cannot hold): that will
+    // not pass by trying again, so the item fails with what happened.
+    if ((error as Error).name !== 'ValidationException') throw error;
+    logger.warn('the store refused a model answer', { error: (error as Error).name, answer_bytes: answerBytes });
+    return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
+  }
   return FINISHED;
 }
+
+const tooLarge = (answerBytes: number, room: number) =>
+  `The model's answer (${kilobytes(answerBytes)}) is larger than can be stored (about ${kilobytes(Math.max(0, room))} here). Ask for a shorter answer.`;
 
 /** Settles a claimed item as failed with `fields` (the kind's failed fields of a sentence). */
 export async function settleFailed(
@@ -150,16 +173,35 @@ async function storedHistory(db: Db, work: WorkToAnswer, budget: number): Promis
   return fitHistory(newestFirst, budget);
 }
 
-/** Where a task's answer is JSON (bare, or in a ```json fence), `result_json` holds it parsed. */
+/**
+ * Where a task's answer is JSON (bare, or in a ```json fence), `result_json` holds it parsed, if it
+ * can be held faithfully: a number that a double cannot hold exactly (an integer beyond 2^53, more
+ * than 15 significant digits, or out of range like 1e400) leaves `result_json` out, and the text
+ * in `result` stays the one source (the store would refuse or round such a number).
+ */
 export function resultJson(text: string): { result_json?: unknown } {
   const candidates = [text.trim(), /```(?:json)?\s*([\s\S]*?)```/i.exec(text)?.[1]?.trim()];
   for (const candidate of candidates) {
     if (!candidate || !/^[[{]/.test(candidate)) continue;
+    let faithful = true;
+    let parsed: unknown;
     try {
-      return { result_json: JSON.parse(candidate) };
+      // The reviver's third argument carries each number's source text (Node 21+).
+      parsed = JSON.parse(candidate, (_key, value: unknown, context?: { source?: string }) => {
+        if (typeof value === 'number' && !isFaithful(value, context?.source)) faithful = false;
+        return value;
+      });
     } catch {
-      // not JSON after all
+      continue; // not JSON after all
     }
+    return faithful ? { result_json: parsed } : {};
   }
   return {};
+}
+
+function isFaithful(value: number, source: string | undefined): boolean {
+  if (!Number.isFinite(value)) return false;
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) return false;
+  const digits = (source ?? String(value)).replace(/[eE].*$/, '').replace(/[^0-9]/g, '').replace(/^0+/, '').replace(/0+$/, '');
+  return digits.length <= 15;
 }

@@ -45,9 +45,22 @@ export async function askModel(settings: OrgSettings, model: string, messages: C
     { model, messages },
     { timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) },
   );
-  const choice = completion.choices[0];
+  if (typeof completion !== 'object' || completion === null || !Array.isArray(completion.choices)) throw new UnusableAnswer('unreadable');
+  const message = completion.choices[0]?.message;
+  if (!message?.content) throw new UnusableAnswer(message?.tool_calls?.length ? 'tool_call' : 'empty');
   const usage = completion.usage
     ? { prompt_tokens: completion.usage.prompt_tokens, completion_tokens: completion.usage.completion_tokens, total_tokens: completion.usage.total_tokens }
     : undefined;
-  return { content: choice?.message?.content ?? '', model: completion.model || model, usage };
+  return { content: message.content, model: completion.model || model, usage };
+}
+
+/**
+ * A completion that came back but holds no answer to store: no choices or no content (`empty`), only
+ * tool calls (`tool_call`, until tools exist), or a body that is not a chat completion (`unreadable`).
+ */
+export class UnusableAnswer extends Error {
+  override name = 'UnusableAnswer';
+  constructor(readonly reason: 'empty' | 'tool_call' | 'unreadable') {
+    super(`unusable model answer: ${reason}`);
+  }
 }

@@ -1,4 +1,7 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { UnusableAnswer } from './chat-model.js';
+
+const UNREADABLE = 'The model provider sent an answer that could not be read.';
 
 /** What a model call's failure means for the job. */
 export type ModelFailure =
@@ -17,8 +20,17 @@ export function classifyModelFailure(error: unknown, orgId: string, model: strin
   if (error instanceof APIConnectionError) {
     return { kind: 'passing', sentence: 'The model provider could not be reached.' };
   }
+  if (error instanceof UnusableAnswer) {
+    if (error.reason === 'empty') return { kind: 'permanent', sentence: 'The model gave an empty answer. Send the question again.' };
+    if (error.reason === 'tool_call') {
+      return { kind: 'permanent', sentence: 'The model answered with a tool call, which this service does not support yet. Send the question again.' };
+    }
+    return { kind: 'passing', sentence: UNREADABLE };
+  }
+  // A body that is not JSON surfaces as the parser's SyntaxError; the class name means nothing to a reader.
+  if ((error as Error | undefined)?.name === 'SyntaxError') return { kind: 'passing', sentence: UNREADABLE };
   if (!(error instanceof APIError) || error.status === undefined) {
-    return { kind: 'passing', sentence: `The model call failed unexpectedly (${(error as Error)?.name ?? 'error'}).` };
+    return { kind: 'passing', sentence: 'The model call failed unexpectedly.' };
   }
   const { status, code } = error;
   if (code === 'insufficient_quota' || (error.type as string | undefined) === 'insufficient_quota') {
@@ -56,9 +68,15 @@ function isAbort(error: Error): boolean {
   return cause?.name === 'AbortError' || /timed? ?out/i.test(error.message);
 }
 
-/** The provider's own explanation, short and on one line. */
+/** Strings that look like credentials (API keys, bearer tokens): never copied from a provider's text. */
+const KEY_LIKE = /\b(?:sk|pk|rk|key|tok)[-_][A-Za-z0-9_-]{6,}|\bBearer\s+\S+|\b[A-Za-z0-9_-]{32,}\b/gi;
+
+/** A provider's text with anything key-like replaced, for answers and logs. */
+export const redactKeys = (text: string): string => text.replace(KEY_LIKE, '[redacted]');
+
+/** The provider's own explanation, short, on one line, and without anything key-like. */
 function providerMessage(error: APIError): string {
   const text = (error.error as { message?: string } | undefined)?.message ?? error.message;
-  const line = text.replace(/\s+/g, ' ').trim();
+  const line = redactKeys(text).replace(/\s+/g, ' ').trim();
   return line.length > 300 ? `${line.slice(0, 297)}...` : line.endsWith('.') ? line : `${line}.`;
 }

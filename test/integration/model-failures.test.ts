@@ -122,9 +122,9 @@ describe('classifyModelFailure, with real SDK errors', () => {
       kind: 'permanent',
       sentence: "The model provider refused the request (HTTP 422): Invalid value for 'temperature': must be at most 2.",
     });
-    const long = await classified({ kind: 'status', status: 400, message: `Bad\n\n  request ${'x'.repeat(400)}.` });
+    const long = await classified({ kind: 'status', status: 400, message: `Bad\n\n  request ${'very '.repeat(100)}long.` });
     expect(long.failure.kind).toBe('permanent');
-    expect(long.failure.sentence).toMatch(/^The model provider refused the request \(HTTP 400\): Bad request x+\.\.\.$/);
+    expect(long.failure.sentence).toMatch(/^The model provider refused the request \(HTTP 400\): Bad request (very ?)+\.\.\.$/);
     expect(long.failure.sentence.length).toBeLessThan(400);
   });
 
@@ -161,10 +161,10 @@ describe('classifyModelFailure, with real SDK errors', () => {
     expect(classifyModelFailure(error, ORG, MODEL)).toEqual({ kind: 'passing', sentence: 'The model provider could not be reached.' });
   });
 
-  it('anything that is not an SDK error: passing, naming the error', () => {
+  it('anything that is not an SDK error: passing, in words, without the error’s class', () => {
     expect(classifyModelFailure(new TypeError('x is undefined'), ORG, MODEL)).toEqual({
       kind: 'passing',
-      sentence: 'The model call failed unexpectedly (TypeError).',
+      sentence: 'The model call failed unexpectedly.',
     });
     expect(classifyModelFailure(undefined, ORG, MODEL).kind).toBe('passing');
     expect(classifyModelFailure(new APIError(undefined, undefined, 'no status', undefined), ORG, MODEL).kind).toBe('passing');

@@ -298,15 +298,14 @@ describe('ask worker', () => {
     const jobB = await inbox.job(askQueue(), b.message_id);
     const jobA = await inbox.job(askQueue(), a.message_id);
 
-    // B's job answers the oldest waiting ask: A.
+    // B's job answers the oldest waiting ask, A, then its own, B, with A's turn as history.
     expect(failures(await handleAsk(jobB.record))).toEqual([]);
     const answerA = defaultAnswer('Question A', 1);
     expect(await message(c, sessionId, a.message_id)).toMatchObject({ status: 'COMPLETED', content: answerA });
-    expect(await message(c, sessionId, b.message_id)).toMatchObject({ status: 'PENDING', content: '' });
-
-    // A's job answers B, with A's turn as history.
-    expect(failures(await handleAsk(jobA.record))).toEqual([]);
     expect(await message(c, sessionId, b.message_id)).toMatchObject({ status: 'COMPLETED', content: defaultAnswer('Question B', 3) });
+
+    // A's job finds its ask answered: nothing more.
+    expect(failures(await handleAsk(jobA.record))).toEqual([]);
 
     const completions = stub.completions();
     expect(completions).toHaveLength(2);
@@ -459,6 +458,123 @@ describe('ctx worker', () => {
       result_json: { diagnosis: 'migraine', follow_up: [1, 2] },
     });
     expect(stub.completions()).toHaveLength(2);
+  });
+});
+
+describe('odd model answers', () => {
+  const completion = (message: Record<string, unknown> | null, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      id: 'chatcmpl-odd',
+      object: 'chat.completion',
+      created: 1,
+      model: 'gpt-4o',
+      choices: message ? [{ index: 0, message, finish_reason: 'stop', logprobs: null }] : [],
+      ...extra,
+    });
+  const withAttempts = async <T,>(attempts: string, run: () => Promise<T>): Promise<T> => {
+    const saved = process.env.JOB_MAX_ATTEMPTS;
+    process.env.JOB_MAX_ATTEMPTS = attempts;
+    try {
+      return await run();
+    } finally {
+      if (saved === undefined) delete process.env.JOB_MAX_ATTEMPTS;
+      else process.env.JOB_MAX_ATTEMPTS = saved;
+    }
+  };
+
+  it.each([
+    ['content null', completion({ role: 'assistant', content: null })],
+    ['an empty content', completion({ role: 'assistant', content: '' })],
+    ['no choices', completion(null)],
+  ])('fails a blank answer (%s) with a sentence, once, instead of COMPLETED with ""', async (_what, body) => {
+    stub.fail({ fault: { kind: 'answer', body } });
+    const { c, sessionId, messageId, record } = await askWithJob('Say something');
+    expect(failures(await handleAsk(record))).toEqual([]);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'FAILED', error: 'The model gave an empty answer. Send the question again.' });
+    expect(stub.requests).toHaveLength(1);
+  });
+
+  it('fails an answer that is only a tool call, saying tools are not supported yet', async () => {
+    const toolCall = { id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } };
+    stub.fail({ fault: { kind: 'answer', body: completion({ role: 'assistant', content: null, tool_calls: [toolCall] }) } });
+    const { c, sessionId, messageId, record } = await askWithJob('Use a tool');
+    expect(failures(await handleAsk(record))).toEqual([]);
+    expect(await message(c, sessionId, messageId)).toMatchObject({
+      status: 'FAILED',
+      error: 'The model answered with a tool call, which this service does not support yet. Send the question again.',
+    });
+  });
+
+  it('names an answer that is not JSON in words, without the error class, and keeps provider text free of keys', async () => {
+    await withAttempts('1', async () => {
+      stub.fail({ fault: { kind: 'answer', body: '<html>oops</html>' }, times: 3 });
+      const garbled = await askWithJob('Garbled?');
+      expect(failures(await handleAsk(garbled.record))).toEqual([]);
+      const failed = await message(garbled.c, garbled.sessionId, garbled.messageId);
+      expect(failed.status).toBe('FAILED');
+      expect(failed.error).toMatch(/^The model provider sent an answer that could not be read/);
+      expect(failed.error).not.toMatch(/SyntaxError|Error\)/);
+
+      stub.reset();
+      const key = 'sk-live-AbCdEf0123456789AbCdEf0123456789';
+      stub.fail({ fault: { kind: 'status', status: 400, message: `Bad request: ${key} is invalid for this project` } });
+      const refused = await askWithJob('Refused?');
+      expect(failures(await handleAsk(refused.record))).toEqual([]);
+      const answer = await message(refused.c, refused.sessionId, refused.messageId);
+      expect(answer).toMatchObject({ status: 'FAILED' });
+      expect(answer.error).toContain('The model provider refused the request (HTTP 400)');
+      expect(answer.error).not.toContain(key);
+      expect(answer.error).not.toMatch(/sk-live-\w{6}/);
+    });
+  });
+
+  it('fails an answer too large to store at once, with its size, and the next turn still gets its own model call', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    stub.reply((body) => (body.messages.at(-1).content === 'Write a book' ? 'x'.repeat(2_000_000) : 'short answer'));
+    const big = await ask(c, sessionId, 'Write a book');
+    const next = await ask(c, sessionId, 'And a haiku');
+    const bigJob = await inbox.job(askQueue(), big.message_id);
+    const nextJob = await inbox.job(askQueue(), next.message_id);
+    expect(failures(await handleAsk(bigJob.record))).toEqual([]);
+    const failed = await message(c, sessionId, big.message_id);
+    expect(failed).toMatchObject({ status: 'FAILED' });
+    expect(failed.error).toMatch(/^The model's answer \(1,95\d KB\) is larger than can be stored \(about \d+ KB here\)\. Ask for a shorter answer\.$/);
+    expect(stub.completions()).toHaveLength(1);
+    expect(failures(await handleAsk(nextJob.record))).toEqual([]);
+    expect(await message(c, sessionId, next.message_id)).toMatchObject({ status: 'COMPLETED', content: 'short answer' });
+    expect(stub.completions()).toHaveLength(2);
+  });
+
+  it('answers every accepted turn with its own model call, whatever job comes first', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const first = await ask(c, sessionId, 'First');
+    const second = await ask(c, sessionId, 'Second');
+    const firstJob = await inbox.job(askQueue(), first.message_id);
+    const secondJob = await inbox.job(askQueue(), second.message_id);
+    // The second ask's job comes first: it answers the first turn, then its own.
+    expect(failures(await handleAsk(secondJob.record))).toEqual([]);
+    expect(await message(c, sessionId, first.message_id)).toMatchObject({ status: 'COMPLETED' });
+    expect(await message(c, sessionId, second.message_id)).toMatchObject({ status: 'COMPLETED' });
+    expect(failures(await handleAsk(firstJob.record))).toEqual([]);
+    expect(stub.completions().map((request) => request.body.messages.at(-1).content)).toEqual(['First', 'Second']);
+  });
+});
+
+describe('ctx worker: odd results', () => {
+  it('keeps a JSON answer with numbers beyond double precision as text, and leaves result_json out', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const text = '{"id": 12345678901234567890, "huge": 1e400, "ok": 1.5}';
+    stub.reply(() => text);
+    const ctxId = await startTask(c, sessionId, 'Give me ids');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    expect(failures(await handleTask(record))).toEqual([]);
+    const done = await task(c, sessionId, ctxId);
+    expect(done).toMatchObject({ status: 'done', result: text, error: null });
+    expect(done).not.toHaveProperty('result_json');
+    expect(stub.completions()).toHaveLength(1);
   });
 });
 
