@@ -53,6 +53,19 @@ export interface IdempotentRequest {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/** JSON with every object's keys in order: the same request gives the same text, whatever its field order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /**
  * Starts a request under an `Idempotency-Key`: records it as in progress, or, when the key was
  * seen before, answers with the first request's response (same request), 409 (the first is still
@@ -70,7 +83,7 @@ export async function beginIdempotent(
     throw invalid('The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces.');
   }
   const key = keys.idempotency(principal.orgId, principal.userId, sha256(clientKey));
-  const fingerprint = sha256(`${request.method} ${request.path}\n${JSON.stringify(request.body ?? null)}`);
+  const fingerprint = sha256(`${request.method} ${request.path}\n${canonicalJson(request.body ?? null)}`);
   const now = Math.floor(nowMs / 1000);
   const run = randomUUID();
   try {

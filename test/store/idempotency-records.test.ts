@@ -88,6 +88,17 @@ describe.each(BACKENDS)('idempotency keys on %s', (_name, start) => {
     await expect(beginIdempotent(db, alice, 'key-1', ask)).resolves.toEqual({ replay: answer });
   });
 
+  it('compares requests, not bytes: the same body with its fields in another order is the same request', async () => {
+    const body = { message: 'Dose?', history: [{ role: 'user', content: 'hi' }], model: 'gpt-4o' };
+    const handle = started(await beginIdempotent(db, alice, 'key-order', { ...ask, body }));
+    await finishIdempotent(db, handle, answer);
+    const reordered = { model: 'gpt-4o', history: [{ content: 'hi', role: 'user' }], message: 'Dose?' };
+    await expect(beginIdempotent(db, alice, 'key-order', { ...ask, body: reordered })).resolves.toEqual({ replay: answer });
+    // An array's order is part of the request.
+    const otherHistory = { ...body, history: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] };
+    expect(await failure(beginIdempotent(db, alice, 'key-order', { ...ask, body: otherHistory }))).toMatchObject({ code: 'idempotency_key_reused' });
+  });
+
   it('scopes keys to the org and the user', async () => {
     const handle = started(await beginIdempotent(db, alice, 'shared-key', ask));
     await finishIdempotent(db, handle, answer);
