@@ -2,6 +2,7 @@
  * `npm start`: the whole API on 127.0.0.1 with no AWS account.
  *   --port N      (or PORT; default 3000)
  *   --in-memory   (or LOCAL_IN_MEMORY=1) keep no data on disk
+ *   --data-dir D  (or LOCAL_DATA_DIR) keep the data in D instead of .local/dynamodb
  */
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
@@ -9,7 +10,7 @@ import { startLocalStack } from './local-stack.js';
 
 const root = PROJECT_ROOT;
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, 'in-memory': { type: 'boolean', default: false } },
+  options: { port: { type: 'string' }, 'in-memory': { type: 'boolean', default: false }, 'data-dir': { type: 'string' } },
 });
 const port = Number(values.port ?? process.env.PORT ?? 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -21,7 +22,8 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 // CloudWatch metrics mean nothing on a laptop: do not print them after every request.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const stack = await startLocalStack({ root, port, inMemory, log: (line) => console.log(line) });
+const dataDirectory = values['data-dir'] ?? (process.env.LOCAL_DATA_DIR || undefined);
+const stack = await startLocalStack({ root, port, inMemory, dataDirectory, log: (line) => console.log(line) });
 
 if (stack.devKeysDirectory) {
   console.warn(
@@ -34,7 +36,7 @@ if (stack.devKeysDirectory) {
     ].join('\n'),
   );
 }
-console.log(`AI chat API listening on ${stack.url}/openai (${inMemory ? 'in memory' : 'data in .local/dynamodb'})`);
+console.log(`AI chat API listening on ${stack.url}/openai (${inMemory ? 'in memory' : `data in ${dataDirectory ?? '.local/dynamodb'}`})`);
 
 let stopping = false;
 const stop = async (signal: string): Promise<void> => {

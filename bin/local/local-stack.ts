@@ -4,7 +4,10 @@ import { QUEUE_SETTINGS, QUEUES, WORKER_TIMEOUT_SECONDS } from '../../shared/con
 import { ROUTES } from '../../shared/contract/routes.js';
 import { WORKERS } from '../../shared/contract/workers.js';
 import { VARIABLES } from '../../shared/platform/env.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDb } from '../../shared/store/client.js';
 import { localCredentials } from './aws.js';
+import { requeueWaitingWork } from './recovery.js';
 import { devKeysDirectory, ensureDevKeys } from './dev-keys.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
@@ -18,6 +21,8 @@ export interface LocalStackOptions {
   port: number;
   /** Keep the data on disk under `.local/dynamodb` (default), or in memory only. */
   inMemory?: boolean;
+  /** Where the data is kept on disk instead of `.local/dynamodb`. */
+  dataDirectory?: string;
   /** Shorter visibility timeouts make retries quick in tests. */
   visibilityTimeoutSeconds?: number;
   /** Start the queue pollers (default); tests that deliver jobs themselves turn them off. */
@@ -63,7 +68,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const dynamo = await startLocalDynamo({
     tableName: LOCAL_TABLE,
-    path: options.inMemory ? undefined : join(options.root, '.local', 'dynamodb'),
+    path: options.inMemory ? undefined : (options.dataDirectory ?? join(options.root, '.local', 'dynamodb')),
   });
   const sqs = await startLocalSqs({ stage: LOCAL_STAGE, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
 
@@ -103,6 +108,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log,
   });
   for (const poller of pollers) poller.start();
+  if (!options.inMemory) {
+    const requeued = await requeueWaitingWork(createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE));
+    if (requeued) log(`put ${requeued} waiting job${requeued === 1 ? '' : 's'} back on the local queues (their jobs were lost when the last run stopped)`);
+  }
 
   return {
     url: gateway.url,
