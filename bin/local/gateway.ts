@@ -28,8 +28,8 @@ export interface LocalGateway {
   close(): Promise<void>;
 }
 
-/** What API Gateway itself refuses: it reads at most this much of a body. */
-const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** How much of a body too large is still read (and dropped) so that the 413 answer reaches the client. */
+const DRAIN_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** API Gateway passes these content types as text and base64-encodes the rest. */
 const TEXT_CONTENT = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))/i;
 
@@ -127,6 +127,17 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
     writeResult(response, result);
   }
 
+  // Node answers headers past its limit with an empty 431; answer in the contract's shape instead.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+    const [status, body] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? ['431 Request Header Fields Too Large', { error: 'The request headers are too large. Send a shorter token or fewer headers.', code: 'headers_too_large' }]
+        : ['400 Bad Request', { error: 'The request is not valid HTTP.', code: 'bad_request' }];
+    const text = JSON.stringify(body);
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  });
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
@@ -149,7 +160,9 @@ async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'>
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > GATEWAY_MAX_BODY_BYTES) {
+    // Past API Gateway's own limit the rest is read and dropped, so the client gets the 413 answer
+    // rather than a reset connection; far past it, the connection is closed.
+    if (size > DRAIN_MAX_BODY_BYTES) {
       request.destroy();
       return 'too-large';
     }

@@ -15,7 +15,7 @@ import { requestValidation } from '../../shared/api/middleware/request-validatio
 import type { ApiEvent } from '../../shared/api/types.js';
 import type { IdempotencyRecords, IdempotentRequest, StoredResponse } from '../../shared/idempotency/records.js';
 import { AppError, conflict } from '../../shared/platform/errors.js';
-import { SessionPathParams, UpdateSessionBody } from '../../shared/sessions/schema.js';
+import { CreateSessionBody, SessionPathParams, UpdateSessionBody } from '../../shared/sessions/schema.js';
 
 const SESSION_ID = '01HZY3K4M5N6P7Q8R9S0T1V2W3';
 
@@ -92,6 +92,40 @@ describe('requestValidation', () => {
     expect(await noBody(event({ pathParameters: { session_id: SESSION_ID }, body: '{}' }))).toMatchObject({
       status: 400,
       body: { error: 'This request takes no body.' },
+    });
+  });
+});
+
+describe('odd bodies, through jsonBody and requestValidation', () => {
+  const handle = chain([jsonBody(), requestValidation({ body: CreateSessionBody })]);
+  const send = (body: string, contentType = 'application/json') => handle(event({ body, headers: { 'content-type': contentType } }));
+
+  it('says what is wrong with valid JSON holding __proto__ or constructor keys: unknown fields', async () => {
+    expect(await send('{"name":"x","__proto__":{"admin":true}}')).toMatchObject({ status: 400, body: { error: 'Unknown field "__proto__".' } });
+    expect(await send('{"constructor":{"prototype":{}}}')).toMatchObject({ status: 400, body: { error: 'Unknown field "constructor".' } });
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('refuses a body nested too deeply, saying so', async () => {
+    const deep = `{"name":"x","system_prompt":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+    expect(await send(deep)).toMatchObject({ status: 400, body: { error: 'The request body is nested too deeply (at most 64 levels).', code: 'invalid_request' } });
+  });
+
+  it('refuses null as a body, as it refuses []', async () => {
+    expect(await send('null')).toMatchObject({ status: 400, body: { error: 'The request body must be a JSON object.' } });
+    expect(await send('[]')).toMatchObject({ status: 400, body: { error: 'The request body must be a JSON object.' } });
+  });
+
+  it('takes a UTF-8 byte order mark, and refuses any charset but UTF-8 with 415', async () => {
+    expect(await send('\uFEFF{"name":"bom"}')).toMatchObject({ status: 200, body: { input: { body: { name: 'bom' } } } });
+    expect(await send('{"name":"x"}', 'application/json; charset=ISO-8859-1')).toMatchObject({ status: 415, body: { code: 'unsupported_media_type' } });
+    expect(await send('{"name":"x"}', 'application/json; charset=UTF-8')).toMatchObject({ status: 200 });
+  });
+
+  it('refuses text that is not valid Unicode (a lone surrogate)', async () => {
+    expect(await send('{"name":"a\\ud800b"}')).toMatchObject({
+      status: 400,
+      body: { error: 'Field "name" holds text that is not valid Unicode (a lone surrogate).', code: 'invalid_request' },
     });
   });
 });

@@ -33,7 +33,8 @@ export function requestValidation(schemas: RequestSchemas): middy.MiddlewareObj<
         params = result.data;
       }
       let body: unknown;
-      if (schemas.body) body = parse(schemas.body, event.parsedBody ?? {}, 'body');
+      // No body is an empty object; a body of `null` is not an object, and is refused as one.
+      if (schemas.body) body = parse(schemas.body, event.parsedBody === undefined ? {} : event.parsedBody, 'body');
       else if (event.parsedBody !== undefined) throw invalid('This request takes no body.');
       const query = schemas.query ? parse(schemas.query, event.queryStringParameters ?? {}, 'query') : undefined;
       event.input = { params, query, body };
