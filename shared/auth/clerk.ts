@@ -3,10 +3,16 @@ import { env } from '../platform/env.js';
 import { AppError } from '../platform/errors.js';
 import { ORG_ID_PATTERN, type Principal } from './principal.js';
 
-/** Why a token was refused: logged, never answered (the answer is the same for every reason). */
+/** Log fields stay short and on one line: a token can carry anything, and it is the caller's. */
+const REASON_MAX_CHARS = 200;
+
+/** Why a token was refused: logged (bounded), never answered (the answer is the same for every reason). */
 export class TokenRejected extends AppError {
-  constructor(readonly reason: string) {
+  readonly reason: string;
+  constructor(reason: string) {
     super('unauthenticated', 'unauthorized', 'A valid bearer token is required.');
+    const line = reason.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+    this.reason = line.length > REASON_MAX_CHARS ? `${line.slice(0, REASON_MAX_CHARS - 1)}…` : line;
   }
 }
 

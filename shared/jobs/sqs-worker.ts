@@ -85,7 +85,8 @@ export function jobWorker(queue: QueueId) {
         outcome = job.kind === 'ask' ? await answerAsk(db, job, attempt) : await answerTask(db, job, attempt);
       } catch (error) {
         // The store or the secret store failed: the job itself is fine, so it waits and comes back.
-        logger.error('job failed unexpectedly', { error: error as Error, message_id: record.messageId });
+        // The error's name only: its message can quote stored or model text, which never goes to the log.
+        logger.error('job failed unexpectedly', { error: (error as Error).name, message_id: record.messageId });
         outcome = { finished: false, retryAfterSeconds: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount)), reason: (error as Error).name };
       }
       if (outcome.finished) return;

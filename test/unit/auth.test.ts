@@ -100,6 +100,14 @@ describe('authenticate: accepted tokens', () => {
   });
 });
 
+it('keeps the logged reason of a refusal short and on one line, whatever the token holds', async () => {
+  const error = await rejection(authenticate(bearer(await mintToken(keys, { azp: `https://evil.example/${'x'.repeat(10_000)}\nforged: line` })), { ...settings, authorizedParties: ['https://app.example'] }));
+  expect(error).toBeInstanceOf(TokenRejected);
+  const { reason } = error as TokenRejected;
+  expect(reason.length).toBeLessThanOrEqual(200);
+  expect(reason).not.toMatch(/[\r\n]/);
+});
+
 describe('authenticate: tokens without a usable organization answer 403', () => {
   it('refuses a valid token with no active organization', async () => {
     const error = await rejection(authenticate(bearer(await mintToken(keys, { org: null })), settings));
