@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { failUnfinished, type WorkItemFields } from '../jobs/claims.js';
 import { MESSAGE_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { ChatMessage } from '../llm/prompt.js';
@@ -32,6 +32,8 @@ export type NewMessage = Omit<MessageItem, 'pk' | 'sk' | 'entity'>;
 /** The message items' data access; the rules are in ./service.ts. */
 export interface MessageRepository {
   get(orgId: string, sessionId: string, messageId: string): Promise<MessageItem | undefined>;
+  /** Several messages of an org at once (BatchGetItem, 100 a request); those not found are left out. */
+  getMany(orgId: string, ids: Array<{ sessionId: string; messageId: string }>): Promise<MessageItem[]>;
   /** Stores a message of an org's session and returns it as stored. */
   put(orgId: string, message: NewMessage): Promise<MessageItem>;
   /** Stores several messages at once (a question and its waiting answer). */
@@ -90,6 +92,23 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
     async get(orgId, sessionId, messageId) {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.message(orgId, sessionId, messageId), ConsistentRead: true }));
       return Item as MessageItem | undefined;
+    },
+
+    async getMany(orgId, ids) {
+      const found: MessageItem[] = [];
+      for (let start = 0; start < ids.length; start += 100) {
+        let pending: Record<string, unknown>[] = ids.slice(start, start + 100).map(({ sessionId, messageId }) => keys.message(orgId, sessionId, messageId));
+        for (let attempt = 1; pending.length; attempt++) {
+          const { Responses, UnprocessedKeys } = await db.doc.send(
+            new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }),
+          );
+          found.push(...((Responses?.[db.table] ?? []) as MessageItem[]));
+          pending = (UnprocessedKeys?.[db.table]?.Keys ?? []) as Record<string, unknown>[];
+          if (pending.length && attempt >= 8) throw new Error('DynamoDB kept back part of a batch read; try again.');
+          if (pending.length) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        }
+      }
+      return found;
     },
 
     async put(orgId, message) {

@@ -66,7 +66,7 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
       };
       await messages.putAll(principal.orgId, [question, answer]);
       const undo = () => messages.deleteAll(principal.orgId, sessionId, [userMessageId, messageId]);
-      await access.admit(principal, sessionId, now, 2, undo);
+      await access.admit(principal, sessionId, now, 2, undo, messageId);
       try {
         await queue.enqueue({ kind: 'ask', org_id: principal.orgId, session_id: sessionId, message_id: messageId, enqueued_at: now });
       } catch (error) {
@@ -113,7 +113,7 @@ export function messageService({ messages, sessions, access }: MessageServiceDep
         manual: true,
       };
       const stored = await messages.put(principal.orgId, item);
-      await access.admit(principal, sessionId, now, 1, async () => void (await messages.delete(principal.orgId, sessionId, messageId)));
+      await access.admit(principal, sessionId, now, 1, async () => void (await messages.delete(principal.orgId, sessionId, messageId)), messageId);
       return toMessage(stored);
     },
 

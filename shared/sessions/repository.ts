@@ -23,6 +23,8 @@ export interface SessionItem extends Omit<Session, 'session_end' | 'last_message
   answered_through?: string;
   /** The latest `created_at` of a write admitted into the session: an end is never set before it. */
   last_write_at?: string;
+  /** The newest message admitted, so that a list shows last messages with one batch read. */
+  last_message_id?: string;
 }
 
 /** What became of a write offered to its session: admitted, or refused because the session ended or is gone. */
@@ -52,9 +54,9 @@ export interface SessionRepository {
    * is open and not being deleted, and adds `messages` to its count. A write is accepted only when
    * admitted: its caller removes what it stored otherwise. An end after it is never earlier than `at`.
    */
-  admitWrite(orgId: string, sessionId: string, at: string, messages: number): Promise<Admission>;
+  admitWrite(orgId: string, sessionId: string, at: string, messages: number, lastMessageId?: string): Promise<Admission>;
   /** A user's sessions, newest first, without those being deleted; `after` is the last id of the page before. */
-  listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }): Promise<Page<Session>>;
+  listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }): Promise<Page<SessionItem>>;
   /** Marks the session as being deleted (keeps the first mark). */
   markDeleting(orgId: string, sessionId: string, at: string): Promise<void>;
   /** Deletes every item of the session's partition, the session item last. */
@@ -140,17 +142,18 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
       }
     },
 
-    async admitWrite(orgId, sessionId, at, messages) {
+    async admitWrite(orgId, sessionId, at, messages, lastMessageId) {
+      const latest = lastMessageId ? 'SET last_write_at = :at, last_message_id = :last' : 'SET last_write_at = :at';
       const admit = (fence: string) =>
         db.doc.send(
           new UpdateCommand({
             TableName: db.table,
             Key: keys.session(orgId, sessionId),
-            UpdateExpression: fence === 'later' ? 'SET last_write_at = :at ADD message_count :n' : 'ADD message_count :n',
+            UpdateExpression: fence === 'later' ? `${latest} ADD message_count :n` : 'ADD message_count :n',
             ConditionExpression: `${LIVE} AND attribute_not_exists(session_end) AND ${
               fence === 'later' ? '(attribute_not_exists(last_write_at) OR last_write_at <= :at)' : 'last_write_at > :at'
             }`,
-            ExpressionAttributeValues: { ':at': at, ':n': messages },
+            ExpressionAttributeValues: { ':at': at, ':n': messages, ...(lastMessageId && fence === 'later' ? { ':last': lastMessageId } : {}) },
           }),
         );
       // Two tries: as the latest write (it moves last_write_at), or behind a later one (it leaves it).
@@ -186,7 +189,7 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
           ExpressionAttributeValues: { ':owner': owner.gsi1pk },
           ScanIndexForward: false,
         },
-        { limit, exclusiveStartKey, view: (item) => toSession(item as unknown as SessionItem), idOf: (session) => session.session_id },
+        { limit, exclusiveStartKey, view: (item) => item as unknown as SessionItem, idOf: (session) => session.session_id },
       );
     },
 

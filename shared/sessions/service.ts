@@ -20,7 +20,7 @@ const LAST_MESSAGE_CONCURRENCY = 16;
 
 export interface SessionServiceDeps {
   sessions: SessionRepository;
-  messages: Pick<MessageRepository, 'last'>;
+  messages: Pick<MessageRepository, 'last' | 'getMany'>;
 }
 
 /**
@@ -104,8 +104,8 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
      * meanwhile, 409 `session_ended` when it ended. A write is accepted only if the session is open
      * at the moment it is admitted, and a delete then always finds its items.
      */
-    async admit(principal: Principal, sessionId: string, at: string, messageCount: number, undo: () => Promise<void>): Promise<void> {
-      const admission = await sessions.admitWrite(principal.orgId, sessionId, at, messageCount);
+    async admit(principal: Principal, sessionId: string, at: string, messageCount: number, undo: () => Promise<void>, lastMessageId?: string): Promise<void> {
+      const admission = await sessions.admitWrite(principal.orgId, sessionId, at, messageCount, lastMessageId);
       if (admission === 'admitted') return;
       await undo();
       if (admission === 'gone') throw notFound('Session');
@@ -114,18 +114,29 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
 
     /** The caller's own sessions, newest first, a page at a time, each with its last message when asked. */
     async list(principal: Principal, query: ListSessionsQuery): Promise<Page<Session>> {
-      const page = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
-      if (query.include_last) {
-        let next = 0;
-        const worker = async (): Promise<void> => {
-          while (next < page.items.length) {
-            const session = page.items[next++]!;
-            const last = await messages.last(principal.orgId, session.session_id);
-            session.last_message = last ? toMessage(last) : null;
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(LAST_MESSAGE_CONCURRENCY, page.items.length) }, worker));
-      }
+      const stored = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
+      const page = { ...stored, items: stored.items.map(toSession) };
+      if (!query.include_last) return page;
+      // The newest message of each session is named on it: one batch read for the page. Sessions
+      // without the name (older ones, or whose last message was deleted) are queried, a few at once.
+      const named = stored.items.filter((item) => item.last_message_id);
+      const found = await messages.getMany(principal.orgId, named.map((item) => ({ sessionId: item.session_id, messageId: item.last_message_id! })));
+      const byId = new Map(found.map((item) => [item.message_id, item]));
+      const missing: number[] = [];
+      stored.items.forEach((item, index) => {
+        const last = item.last_message_id ? byId.get(item.last_message_id) : undefined;
+        if (last) page.items[index]!.last_message = toMessage(last);
+        else missing.push(index);
+      });
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < missing.length) {
+          const index = missing[next++]!;
+          const last = await messages.last(principal.orgId, page.items[index]!.session_id);
+          page.items[index]!.last_message = last ? toMessage(last) : null;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(LAST_MESSAGE_CONCURRENCY, missing.length) }, worker));
       return page;
     },
 

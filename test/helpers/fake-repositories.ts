@@ -54,8 +54,7 @@ export class FakeSessions implements SessionRepository {
   async listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }) {
     const mine = [...this.items.values()]
       .filter((item) => item.org_id === orgId && item.user_id === userId && !item.deleting_at)
-      .sort((a, b) => b.session_id.localeCompare(a.session_id))
-      .map(toSession);
+      .sort((a, b) => b.session_id.localeCompare(a.session_id));
     return pageOf(mine, page.limit, (session) => session.session_id, page.after);
   }
   async markDeleting(orgId: string, sessionId: string, at: string) {
@@ -69,11 +68,14 @@ export class FakeSessions implements SessionRepository {
     this.onDelete?.(orgId, sessionId);
     this.items.delete(this.id(orgId, sessionId));
   }
-  async admitWrite(orgId: string, sessionId: string, at: string, messages: number) {
+  async admitWrite(orgId: string, sessionId: string, at: string, messages: number, lastMessageId?: string) {
     const item = this.items.get(this.id(orgId, sessionId));
     if (!item || item.deleting_at) return 'gone' as const;
     if (item.session_end) return 'ended' as const;
-    if (!item.last_write_at || item.last_write_at < at) item.last_write_at = at;
+    if (!item.last_write_at || item.last_write_at <= at) {
+      item.last_write_at = at;
+      if (lastMessageId) item.last_message_id = lastMessageId;
+    }
     item.message_count = (item.message_count ?? 0) + messages;
     return 'admitted' as const;
   }
@@ -96,6 +98,12 @@ export class FakeMessages implements MessageRepository {
   async get(orgId: string, sessionId: string, messageId: string) {
     const item = this.items.get(this.id(orgId, sessionId, messageId));
     return item && structuredClone(item);
+  }
+  async getMany(orgId: string, ids: Array<{ sessionId: string; messageId: string }>) {
+    return ids.flatMap(({ sessionId, messageId }) => {
+      const item = this.items.get(this.id(orgId, sessionId, messageId));
+      return item ? [structuredClone(item)] : [];
+    });
   }
   async put(orgId: string, message: Parameters<MessageRepository['put']>[1]) {
     const item = toMessageItem(orgId, message);

@@ -6,6 +6,7 @@ import { ListSessionsQuery } from '../../shared/sessions/schema.js';
 import { dynamoMessageRepository } from '../../shared/messages/repository.js';
 import { dynamoSessionRepository } from '../../shared/sessions/repository.js';
 import { sessionService, type SessionService } from '../../shared/sessions/service.js';
+import { messageService } from '../../shared/messages/service.js';
 import type { Db } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
 import { BACKENDS, withFreshTable } from '../helpers/dynamo-backends.js';
@@ -119,6 +120,25 @@ describe.each(BACKENDS)('sessions (service and repository) on %s', (_name, start
     expect(page.items[0]!.last_message).not.toHaveProperty('pk');
     const without = await sessions.list(alice, query());
     expect(without.items[0]).not.toHaveProperty('last_message');
+  });
+
+  it('shows each session’s last message in a page of 30 with one batch read, not a query per session', async () => {
+    const counted = new Map<string, number>();
+    const countingDb = { table: db.table, doc: { send: (command: object) => (counted.set(command.constructor.name, (counted.get(command.constructor.name) ?? 0) + 1), db.doc.send(command as never)) } } as unknown as Db;
+    const counting = sessionService({ sessions: dynamoSessionRepository(countingDb), messages: dynamoMessageRepository(countingDb) });
+    const messages = messageService({ messages: dynamoMessageRepository(db), sessions: dynamoSessionRepository(db), access: sessions });
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const { session_id } = await sessions.create(alice, { name: `s${i}` });
+      ids.push(session_id);
+      await messages.add(alice, session_id, { role: 'user', content: `first ${i}` });
+      await messages.add(alice, session_id, { role: 'assistant', content: `last ${i}` });
+    }
+    counted.clear();
+    const page = await counting.list(alice, query({ limit: '30', include_last: 'true' }));
+    expect(page.items.map((session) => session.last_message?.content)).toEqual(ids.map((_, i) => `last ${i}`).reverse());
+    expect(counted.get('QueryCommand')).toBe(1);
+    expect(counted.get('BatchGetCommand')).toBe(1);
   });
 
   it('deletes a session with every item of its partition, more than one batch of them', async () => {
