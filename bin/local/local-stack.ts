@@ -100,6 +100,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
   });
 
+  // Before anything can claim: every claim in the table is then a dead worker's.
+  if (!options.inMemory) {
+    const requeued = await requeueWaitingWork(createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE));
+    if (requeued) log(`put ${requeued} waiting job${requeued === 1 ? '' : 's'} back on the local queues (their jobs were lost when the last run stopped)`);
+  }
+
   const gateway = await startGateway({
     routes: ROUTES,
     entryFile,
@@ -108,10 +114,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log,
   });
   for (const poller of pollers) poller.start();
-  if (!options.inMemory) {
-    const requeued = await requeueWaitingWork(createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE));
-    if (requeued) log(`put ${requeued} waiting job${requeued === 1 ? '' : 's'} back on the local queues (their jobs were lost when the last run stopped)`);
-  }
 
   return {
     url: gateway.url,

@@ -25,6 +25,12 @@ export interface Attempt {
 
 /** Kept free in an invocation after the model call, to write its outcome. */
 const WRITE_MARGIN_MS = 10_000;
+/** The least time a model call is given; with less left, the job comes back instead. */
+const MIN_MODEL_MS = 5_000;
+
+/** Whether an invocation has time left to call the model and write the outcome. */
+export const hasTimeToAnswer = (attempt: Attempt): boolean => attempt.remainingMs() - WRITE_MARGIN_MS >= MIN_MODEL_MS;
+
 /** A claim outlives the longest invocation, so that only a dead worker's claim can expire. */
 export const LEASE_MS = 150_000;
 
@@ -73,7 +79,7 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   const messages = buildPrompt(work.systemPrompt, history, work.message);
 
   const timeoutMs = attempt.remainingMs() - WRITE_MARGIN_MS;
-  if (timeoutMs < 5_000) {
+  if (timeoutMs < MIN_MODEL_MS) {
     await release(db, key, kind.lifecycle, attempt.claimer, 'The worker ran out of time before calling the model.');
     return { finished: false, retryAfterSeconds: 1, reason: 'not enough time left in this invocation' };
   }
@@ -114,7 +120,8 @@ const kilobytes = (bytes: number) => `${Math.ceil(bytes / 1024).toLocaleString('
 
 async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: ModelAnswer, modelStartedAt: number): Promise<Outcome> {
   // An answer the item cannot hold fails now, for good: trying again would only ask the model again.
-  const answerBytes = Buffer.byteLength(result.content, 'utf8');
+  // A task's parsed JSON is stored beside its text: it counts too.
+  const answerBytes = Buffer.byteLength(JSON.stringify(work.doneFields(result)), 'utf8');
   const room = ITEM_LIMIT_BYTES - OTHER_FIELDS_BYTES - Buffer.byteLength(JSON.stringify(work.claimed), 'utf8');
   if (answerBytes > room) {
     logger.warn('model answer too large to store', { answer_bytes: answerBytes, room_bytes: room });
@@ -176,8 +183,9 @@ async function storedHistory(db: Db, work: WorkToAnswer, budget: number): Promis
 /**
  * Where a task's answer is JSON (bare, or in a ```json fence), `result_json` holds it parsed, if it
  * can be held faithfully: a number that a double cannot hold exactly (an integer beyond 2^53, more
- * than 15 significant digits, or out of range like 1e400) leaves `result_json` out, and the text
- * in `result` stays the one source (the store would refuse or round such a number).
+ * than 15 significant digits, or out of range like 1e400), a number the store cannot hold (below
+ * 1e-130) or nesting past the store's 32 levels leaves `result_json` out, and the text in `result`
+ * stays the one source (the store would refuse or round it).
  */
 export function resultJson(text: string): { result_json?: unknown } {
   const candidates = [text.trim(), /```(?:json)?\s*([\s\S]*?)```/i.exec(text)?.[1]?.trim()];
@@ -194,13 +202,25 @@ export function resultJson(text: string): { result_json?: unknown } {
     } catch {
       continue; // not JSON after all
     }
-    return faithful ? { result_json: parsed } : {};
+    return faithful && nestedWithin(parsed) ? { result_json: parsed } : {};
   }
   return {};
 }
 
+/** What DynamoDB holds: numbers of magnitude 1e-130 to 1e126, documents nested at most 32 levels. */
+const SMALLEST_NUMBER = 1e-130;
+const LARGEST_NUMBER = 9.9999999999999999e125;
+const MAX_NESTING = 32;
+
+function nestedWithin(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (depth >= MAX_NESTING) return false;
+  return Object.values(value).every((child) => nestedWithin(child, depth + 1));
+}
+
 function isFaithful(value: number, source: string | undefined): boolean {
   if (!Number.isFinite(value)) return false;
+  if (value !== 0 && (Math.abs(value) < SMALLEST_NUMBER || Math.abs(value) > LARGEST_NUMBER)) return false;
   if (Number.isInteger(value) && !Number.isSafeInteger(value)) return false;
   const digits = (source ?? String(value)).replace(/[eE].*$/, '').replace(/[^0-9]/g, '').replace(/^0+/, '').replace(/0+$/, '');
   return digits.length <= 15;

@@ -47,7 +47,7 @@ export async function askModel(settings: OrgSettings, model: string, messages: C
   );
   if (typeof completion !== 'object' || completion === null || !Array.isArray(completion.choices)) throw new UnusableAnswer('unreadable');
   const message = completion.choices[0]?.message;
-  if (!message?.content) throw new UnusableAnswer(message?.tool_calls?.length ? 'tool_call' : 'empty');
+  if (!message?.content?.trim()) throw new UnusableAnswer(message?.tool_calls?.length ? 'tool_call' : 'empty');
   const usage = completion.usage
     ? { prompt_tokens: completion.usage.prompt_tokens, completion_tokens: completion.usage.completion_tokens, total_tokens: completion.usage.total_tokens }
     : undefined;

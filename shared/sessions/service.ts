@@ -105,7 +105,14 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
      * at the moment it is admitted, and a delete then always finds its items.
      */
     async admit(principal: Principal, sessionId: string, at: string, messageCount: number, undo: () => Promise<void>, lastMessageId?: string): Promise<void> {
-      const admission = await sessions.admitWrite(principal.orgId, sessionId, at, messageCount, lastMessageId);
+      let admission: Awaited<ReturnType<SessionRepository['admitWrite']>>;
+      try {
+        admission = await sessions.admitWrite(principal.orgId, sessionId, at, messageCount, lastMessageId);
+      } catch (error) {
+        // Not admitted, for a reason of the store's: what was stored goes too, and the caller may retry.
+        await undo();
+        throw error;
+      }
       if (admission === 'admitted') return;
       await undo();
       if (admission === 'gone') throw notFound('Session');

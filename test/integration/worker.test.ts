@@ -485,6 +485,7 @@ describe('odd model answers', () => {
   it.each([
     ['content null', completion({ role: 'assistant', content: null })],
     ['an empty content', completion({ role: 'assistant', content: '' })],
+    ['only white space', completion({ role: 'assistant', content: ' \n\t ' })],
     ['no choices', completion(null)],
   ])('fails a blank answer (%s) with a sentence, once, instead of COMPLETED with ""', async (_what, body) => {
     stub.fail({ fault: { kind: 'answer', body } });
@@ -567,6 +568,8 @@ describe('ctx worker: odd results', () => {
     const c = await as();
     const sessionId = await newSession(c);
     const text = '{"id": 12345678901234567890, "huge": 1e400, "ok": 1.5}';
+    const tiny = '{"tiny": 1e-200}';
+    const deep = `${'{"a":'.repeat(40)}1${'}'.repeat(40)}`;
     stub.reply(() => text);
     const ctxId = await startTask(c, sessionId, 'Give me ids');
     const { record } = await inbox.job(ctxQueue(), ctxId);
@@ -575,6 +578,16 @@ describe('ctx worker: odd results', () => {
     expect(done).toMatchObject({ status: 'done', result: text, error: null });
     expect(done).not.toHaveProperty('result_json');
     expect(stub.completions()).toHaveLength(1);
+    // Numbers the store cannot hold (below 1e-130) and nesting past its 32 levels: the text only, too.
+    for (const answer of [tiny, deep]) {
+      stub.reply(() => answer);
+      const id = await startTask(c, sessionId, 'More JSON');
+      const job = await inbox.job(ctxQueue(), id);
+      expect(failures(await handleTask(job.record))).toEqual([]);
+      const stored = await task(c, sessionId, id);
+      expect(stored).toMatchObject({ status: 'done', result: answer });
+      expect(stored).not.toHaveProperty('result_json');
+    }
   });
 });
 

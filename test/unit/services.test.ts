@@ -111,6 +111,18 @@ describe('message service', () => {
     expect((await sessions.get(alice, session_id)).message_count).toBe(0);
   });
 
+  it('removes what it stored when the session cannot be told of the write (the store failed), and says so', async () => {
+    const { sessions, messages, messageItems, sessionItems, queue } = world();
+    const { session_id } = await sessions.create(alice, {});
+    sessionItems.admitWrite = async () => {
+      throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+    };
+    await expect(messages.ask(alice, session_id, { message: 'lost?' })).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(messages.add(alice, session_id, { role: 'user', content: 'lost?' })).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(messageItems.items.size).toBe(0);
+    expect(queue.jobs).toEqual([]);
+  });
+
   it('refuses asks, tasks and messages on an ended session, and rate limits asks before storing anything', async () => {
     const { sessions, messages, tasks, messageItems } = world({ allowed: 1 });
     const open = await sessions.create(alice, {});

@@ -7,6 +7,7 @@ const MAX_DEPTH = 64;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const unsupported = (message: string) => new AppError('unsupported_media_type', 'unsupported_media_type', message);
 
 /**
@@ -26,7 +27,16 @@ export function jsonBody(): middy.MiddlewareObj<ApiEvent> {
       if (!JSON_TYPE.test(contentType)) throw unsupported('Send the body as JSON with Content-Type: application/json.');
       const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType)?.[1];
       if (charset && !/^utf-?8$/i.test(charset)) throw unsupported(`Send the body as UTF-8 JSON: charset ${charset.slice(0, 40)} is not supported.`);
-      const text = (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body).replace(/^\uFEFF/, '');
+      let text = event.body;
+      if (event.isBase64Encoded) {
+        try {
+          text = UTF8.decode(Buffer.from(event.body, 'base64'));
+        } catch {
+          throw unsupported('Send the body as UTF-8 JSON: it holds bytes that are not UTF-8.');
+        }
+      }
+      text = text.replace(/^\uFEFF/, '');
+      if (text === '') return;
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
