@@ -32,4 +32,28 @@ export async function startTestApi(options: Partial<LocalStackOptions> & { env?:
   };
 }
 
-export { client, type Answer } from '../../bin/local/http-client.js';
+import { client as plainClient, type Answer } from '../../bin/local/http-client.js';
+import { openApiProblems } from './openapi-responses.js';
+
+export type { Answer };
+
+/**
+ * The local API's HTTP client for the tests: each answer is also checked against docs/openapi.json,
+ * and one that does not conform fails the test that got it.
+ */
+export function client(baseUrl: string, token?: string): ReturnType<typeof plainClient> {
+  const plain = plainClient(baseUrl, token);
+  const call: typeof plain.call = async (method, path, body, headers) => {
+    const answer = await plain.call(method, path, body, headers);
+    const problems = openApiProblems(method, path, answer.status, answer.body);
+    if (problems.length) throw new Error(`The answer does not match docs/openapi.json:\n${problems.join('\n')}\n${JSON.stringify(answer.body).slice(0, 500)}`);
+    return answer;
+  };
+  return {
+    get: (path, headers) => call('GET', path, undefined, headers),
+    post: (path, body, headers) => call('POST', path, body, headers),
+    patch: (path, body, headers) => call('PATCH', path, body, headers),
+    delete: (path, headers) => call('DELETE', path, undefined, headers),
+    call,
+  };
+}
