@@ -461,6 +461,29 @@ describe('ctx worker', () => {
   });
 });
 
+describe('history and deleted answers', () => {
+  it('trims a stored history from its oldest end to fit the model’s context', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    // gpt-4 has an 8,192-token window, 4,096 kept for the answer: two turns of ~1,670 tokens fit, three do not.
+    const turns = ['oldest', 'older', 'newer', 'newest'].map((name) => `${name} ${'x'.repeat(5_000)}`);
+    for (const content of turns) expect((await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content })).status).toBe(201);
+    const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message: 'Sum it up', model: 'gpt-4' });
+    const { record } = await inbox.job(askQueue(), asked.body.message_id);
+    expect(failures(await handleAsk(record))).toEqual([]);
+    const sent = stub.completions()[0]!.body.messages.map((message: { content: string }) => message.content.split(' ')[0]);
+    expect(sent).toEqual(['newer', 'newest', 'Sum']);
+  });
+
+  it('never writes an answer that was deleted while it waited', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Deleted before answered');
+    expect((await c.delete(`/openai/sessions/${sessionId}/messages/${messageId}`)).status).toBe(200);
+    expect(failures(await handleAsk(record))).toEqual([]);
+    expect((await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`)).status).toBe(404);
+    expect(stub.requests).toHaveLength(0);
+  });
+});
+
 describe('odd model answers', () => {
   const completion = (message: Record<string, unknown> | null, extra: Record<string, unknown> = {}) =>
     JSON.stringify({
