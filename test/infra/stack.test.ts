@@ -127,8 +127,10 @@ describe('the stack', () => {
         SqsManagedSseEnabled: true,
       });
     }
-    expect(QUEUE_SETTINGS.maxReceiveCount).toBeGreaterThanOrEqual(3);
-    expect(QUEUE_SETTINGS.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * WORKER_TIMEOUT_SECONDS);
+    // The documented numbers: 5 receives, then the dead-letter queue; 6 × the 120 s worker timeout.
+    expect(QUEUE_SETTINGS.maxReceiveCount).toBe(5);
+    expect(QUEUE_SETTINGS.visibilityTimeoutSeconds).toBe(720);
+    expect(WORKER_TIMEOUT_SECONDS).toBe(120);
     dev.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-ask-dlq.fifo', FifoQueue: true, MessageRetentionPeriod: 1_209_600 });
     dev.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-ctx-dlq', MessageRetentionPeriod: 1_209_600 });
   });

@@ -59,7 +59,9 @@ const pageFetch = (input: string, init: RequestInit = {}) => {
 };
 
 it('keeps the guide in test/fixtures identical to the seed', () => {
-  if (existsSync(SEED)) expect(guide).toBe(readFileSync(SEED, 'utf8'));
+  // The seed lies beside the checkout (../shared), for developers and CI alike: its absence fails.
+  expect(existsSync(SEED)).toBe(true);
+  expect(guide).toBe(readFileSync(SEED, 'utf8'));
   expect(doctorClass).toContain('async waitForContextResult');
 });
 

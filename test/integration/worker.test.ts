@@ -410,8 +410,11 @@ describe('ask worker', () => {
     // 17 s left, 10 s kept to write the outcome: about 7 s for the model.
     const response = await handleAsk(record, 17);
     const elapsed = Date.now() - started;
+    // The model got its ~7 s (a lower bound holds on a slow machine too), and the worker stopped
+    // before its invocation's own end, with the job put back: what happened, not how fast.
     expect(elapsed).toBeGreaterThan(6_000);
-    expect(elapsed).toBeLessThan(9_000);
+    expect(elapsed).toBeLessThan(17_000);
+    expect(stub.requests).toHaveLength(1);
     expect(failures(response)).toEqual([record.messageId]);
     expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'PENDING', content: '' });
     expect(await storedMessage(ORG, sessionId, messageId)).toMatchObject({ attempts: 1, last_error: 'The model did not answer in time.' });

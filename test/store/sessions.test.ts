@@ -1,7 +1,6 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Principal } from '../../shared/auth/principal.js';
 import { newId } from '../../shared/platform/ids.js';
-import { LIMITS } from '../../shared/platform/limits.js';
 import { ListSessionsQuery } from '../../shared/sessions/schema.js';
 import { dynamoMessageRepository } from '../../shared/messages/repository.js';
 import { dynamoSessionRepository } from '../../shared/sessions/repository.js';
@@ -182,13 +181,14 @@ describe.each(BACKENDS)('sessions (service and repository) on %s', (_name, start
   });
 
   it('stops a list page before it grows past the answer size budget', async () => {
-    const prompt = 'p'.repeat(LIMITS.maxTextChars);
-    const count = Math.ceil(LIMITS.maxListResponseBytes / LIMITS.maxTextChars) + 2;
+    // The documented numbers: prompts up to 100,000 characters, a list answer under 4 MB.
+    const prompt = 'p'.repeat(100_000);
+    const count = Math.ceil((4 * 1024 * 1024) / 100_000) + 2;
     for (let i = 0; i < count; i++) await sessions.create(alice, { system_prompt: prompt });
     const page = await sessions.list(alice, query({ limit: '1000' }));
     expect(page.items.length).toBeLessThan(count);
     expect(page.has_more).toBe(true);
-    expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThanOrEqual(LIMITS.maxListResponseBytes + 2048);
+    expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThanOrEqual(4 * 1024 * 1024 + 2048);
     const rest = await sessions.list(alice, query({ limit: '1000', after: page.next! }));
     expect(page.items.length + rest.items.length).toBe(count);
   }, 60_000);

@@ -1,5 +1,4 @@
 import { validate } from '../../shared/api/validation-messages.js';
-import { LIMITS } from '../../shared/platform/limits.js';
 import { CreateSessionBody, ListSessionsQuery, SessionPathParams, UpdateSessionBody } from '../../shared/sessions/schema.js';
 import type * as z from 'zod/mini';
 
@@ -23,8 +22,9 @@ describe('session request schemas', () => {
   it.each([
     [CreateSessionBody, { name: 42 }, 'Field "name" must be a string, not a number.'],
     [CreateSessionBody, { name: '   ' }, 'Field "name" must not be empty.'],
-    [CreateSessionBody, { name: 'x'.repeat(LIMITS.maxNameChars + 1) }, `Field "name" must be at most ${LIMITS.maxNameChars} characters.`],
-    [CreateSessionBody, { system_prompt: 'x'.repeat(LIMITS.maxTextChars + 1) }, 'Field "system_prompt" must be at most 100000 characters.'],
+    // The contract's numbers, written out: a change of the constant alone must fail here.
+    [CreateSessionBody, { name: 'x'.repeat(201) }, 'Field "name" must be at most 200 characters.'],
+    [CreateSessionBody, { system_prompt: 'x'.repeat(100_001) }, 'Field "system_prompt" must be at most 100000 characters.'],
     [CreateSessionBody, { name: 'a', colour: 'red' }, 'Unknown field "colour".'],
     [CreateSessionBody, { a: 1, b: 2 }, 'Unknown fields "a", "b".'],
     [CreateSessionBody, [], 'The request body must be a JSON object.'],
