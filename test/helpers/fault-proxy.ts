@@ -1,0 +1,67 @@
+import { createServer, request as forward, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A fault to answer instead of forwarding: an AWS JSON-protocol error. */
+export interface AwsFault {
+  /** The operation it hits (`x-amz-target`'s last part, e.g. `PutItem`). */
+  operation: string;
+  status: number;
+  /** The error's type, e.g. `ProvisionedThroughputExceededException`. */
+  type: string;
+  times: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  /** Requests answered with a fault so far, by operation. */
+  injected: Map<string, number>;
+  fail(fault: AwsFault): void;
+  clear(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of an AWS emulator (dynalite, local-aws-sqs) that answers chosen
+ * operations with AWS errors, as the service itself would (throttling, 5xx), and forwards the rest:
+ * faults no emulator produces, injected at the protocol rather than by mocking a client.
+ */
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  let faults: AwsFault[] = [];
+  const injected = new Map<string, number>();
+  const upstream = new URL(target);
+  const server: Server = createServer((req, res) => {
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const fault = faults.find((candidate) => candidate.operation === operation && candidate.times > 0);
+    if (fault) {
+      fault.times--;
+      injected.set(operation, (injected.get(operation) ?? 0) + 1);
+      req.resume();
+      res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': fault.type });
+      res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: `injected ${fault.type}` }));
+      return;
+    }
+    const proxied = forward(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    proxied.on('error', () => res.destroy());
+    req.pipe(proxied);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    injected,
+    fail: (fault) => faults.push({ ...fault }),
+    clear: () => {
+      faults = [];
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
