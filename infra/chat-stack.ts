@@ -25,6 +25,7 @@ export class ChatStack extends Stack {
     const environment = {
       [VARIABLES.stage]: settings.stage,
       [VARIABLES.orgRateLimitPerMinute]: String(settings.rateLimitPerMinute),
+      [VARIABLES.orgReadRateLimitPerMinute]: String(settings.readRateLimitPerMinute),
       ...(settings.systemPrompt ? { [VARIABLES.systemPrompt]: settings.systemPrompt } : {}),
     };
     this.jobs = new Jobs(this, 'Jobs', { settings, table: this.table.table, environment });

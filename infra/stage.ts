@@ -34,6 +34,8 @@ export const StageSettingsSchema = z
     systemPrompt: z.string().max(100_000).optional(),
     /** `-c rateLimitPerMinute=` / ORG_RATE_LIMIT_PER_MINUTE */
     rateLimitPerMinute: z.coerce.number().int().min(1).max(1_000_000),
+    /** `-c readRateLimitPerMinute=` / ORG_READ_RATE_LIMIT_PER_MINUTE: list reads per organization per minute. */
+    readRateLimitPerMinute: z.coerce.number().int().min(1).max(1_000_000),
     /** `-c logRetentionDays=` / LOG_RETENTION_DAYS: one of CloudWatch's retention periods. */
     logRetentionDays: z.coerce
       .number()
@@ -71,6 +73,7 @@ export function stageSettings(context: (key: string) => unknown, env: NodeJS.Pro
     corsOrigins: csv(pick('corsOrigins', VARIABLES.corsOrigins)),
     systemPrompt: pick('systemPrompt', VARIABLES.systemPrompt) || undefined,
     rateLimitPerMinute: pick('rateLimitPerMinute', VARIABLES.orgRateLimitPerMinute) ?? 120,
+    readRateLimitPerMinute: pick('readRateLimitPerMinute', VARIABLES.orgReadRateLimitPerMinute) ?? 1200,
     logRetentionDays: pick('logRetentionDays', 'LOG_RETENTION_DAYS') ?? (prod ? 365 : 30),
     alarmEmail: pick('alarmEmail', 'ALARM_EMAIL') || undefined,
     apiRateLimit: pick('apiRateLimit', 'API_RATE_LIMIT') ?? (prod ? 200 : 20),

@@ -5,7 +5,7 @@ import { env } from '../platform/env.js';
 import { AppError, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
-import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
+import { orgReadLimiter, orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
 import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
@@ -16,6 +16,8 @@ import type { AskAccepted, AskBody, CreateMessageBody, ListMessagesQuery, Messag
 
 export interface MessageServiceDeps {
   messages: MessageRepository;
+  /** The per-org limit of list reads; without it, lists are not limited. */
+  readLimit?: RateLimiter;
   sessions: Pick<SessionRepository, 'addMessageCount'>;
   /** Who may use which session (the sessions' own rules). */
   access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
@@ -89,7 +91,7 @@ export type AskService = ReturnType<typeof askService>;
  * The messages' rules: adding, reading, listing and deleting messages, and the deadline past which
  * a waiting answer is given up when read.
  */
-export function messageService({ messages, sessions, access }: MessageServiceDeps) {
+export function messageService({ messages, sessions, access, readLimit }: MessageServiceDeps) {
   /** Fails a waiting answer read past the deadline, then shows it. */
   const view = async (item: MessageItem): Promise<Message> =>
     toMessage(await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields)));
@@ -131,6 +133,7 @@ export function messageService({ messages, sessions, access }: MessageServiceDep
     /** A session's messages, newest first by default, a page at a time. */
     async list(principal: Principal, sessionId: string, query: ListMessagesQuery): Promise<Page<Message>> {
       await access.load(principal, sessionId, 'read');
+      await readLimit?.(principal.orgId, env.orgReadRateLimitPerMinute());
       const page = await messages.page(principal.orgId, sessionId, { limit: query.limit, order: query.order, after: query.after });
       return { ...page, items: await Promise.all(page.items.map(view)) };
     },
@@ -159,7 +162,7 @@ let asking: AskService | undefined;
 
 /** The message service on this process's table, made on first use. */
 export function defaultMessageService(): MessageService {
-  messages ??= messageService(tableDeps());
+  messages ??= messageService({ ...tableDeps(), readLimit: orgReadLimiter(dynamoRateWindowRepository(defaultDb(), 'READS')) });
   return messages;
 }
 

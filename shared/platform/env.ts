@@ -11,6 +11,7 @@ export const VARIABLES = {
   /** The task queue keeps the name the URLs use (`/ctx`), as the deployed stack does. */
   taskQueueUrl: 'CTX_QUEUE_URL',
   orgRateLimitPerMinute: 'ORG_RATE_LIMIT_PER_MINUTE',
+  orgReadRateLimitPerMinute: 'ORG_READ_RATE_LIMIT_PER_MINUTE',
   systemPrompt: 'AI_SYSTEM_PROMPT',
   jobMaxAttempts: 'JOB_MAX_ATTEMPTS',
   jobRetryBaseSeconds: 'JOB_RETRY_BASE_SECONDS',
@@ -56,6 +57,8 @@ export const env = {
   taskQueueUrl: () => required('taskQueueUrl'),
   /** Asks and tasks an organization may start in any minute. */
   orgRateLimitPerMinute: () => numberOf('orgRateLimitPerMinute', 120, 1),
+  /** List reads (sessions, messages) an organization may make in any minute: they fan out, single reads do not. */
+  orgReadRateLimitPerMinute: () => numberOf('orgReadRateLimitPerMinute', 1200, 1),
   /** The system prompt when neither the task nor the session has one. */
   defaultSystemPrompt: () => raw('systemPrompt'),
   /** Tries of one answer before a passing failure (429, 5xx, timeout) becomes final. */

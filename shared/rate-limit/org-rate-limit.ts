@@ -24,7 +24,7 @@ export type RateLimiter = (orgId: string, limit: number, nowMs?: number) => Prom
  * within one bucket do not conflict (their condition is only the room left); at a boundary they
  * read again.
  */
-export function orgRateLimiter(window: RateWindowRepository): RateLimiter {
+export function orgRateLimiter(window: RateWindowRepository, what = 'asks and tasks'): RateLimiter {
   return async (orgId, limit, nowMs = Date.now()) => {
     const now = Math.floor(nowMs / 1000);
     for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
@@ -41,7 +41,7 @@ export function orgRateLimiter(window: RateWindowRepository): RateLimiter {
         throw new AppError(
           'rate_limited',
           'rate_limited',
-          `Your organization has reached its limit of ${limit} asks and tasks per minute. Try again in ${retryAfter} seconds.`,
+          `Your organization has reached its limit of ${limit} ${what} per minute. Try again in ${retryAfter} seconds.`,
           { retryAfterSeconds: retryAfter },
         );
       }
@@ -61,6 +61,9 @@ export function orgRateLimiter(window: RateWindowRepository): RateLimiter {
     });
   };
 }
+
+/** The limiter of list reads: a window of their own, a limit of their own. */
+export const orgReadLimiter = (window: RateWindowRepository): RateLimiter => orgRateLimiter(window, 'list reads');
 
 /** The limiter on a table: `takeOrgRateToken(db, orgId, limit)`. */
 export const takeOrgRateToken = (db: Db, orgId: string, limit: number, nowMs?: number): Promise<void> =>

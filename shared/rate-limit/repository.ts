@@ -8,7 +8,8 @@ import { keys } from '../store/keys.js';
  */
 export interface RateWindowItem {
   pk: string;
-  sk: 'WINDOW';
+  /** `WINDOW` for asks and tasks, `READS` for list reads. */
+  sk: RateWindowName;
   entity: 'rate_window';
   /** The newest bucket start written: a take for an older bucket is moved to this one. */
   latest?: number;
@@ -16,6 +17,9 @@ export interface RateWindowItem {
   expires_at?: number;
   [bucket: `b${number}`]: number;
 }
+
+/** Which of an organization's windows: asks and tasks, or list reads. */
+export type RateWindowName = 'WINDOW' | 'READS';
 
 /** The counts of a window as read: bucket start → count. */
 export interface RateWindow {
@@ -36,9 +40,9 @@ export interface RateWindowRepository {
 
 const attribute = (start: number) => `b${start}`;
 
-/** The rate window on the single table. */
-export function dynamoRateWindowRepository(db: Db): RateWindowRepository {
-  const key = (orgId: string) => ({ pk: keys.rateCounter(orgId), sk: 'WINDOW' });
+/** The rate window `window` of each organization on the single table. */
+export function dynamoRateWindowRepository(db: Db, window: RateWindowName = 'WINDOW'): RateWindowRepository {
+  const key = (orgId: string) => ({ pk: keys.rateCounter(orgId), sk: window });
   return {
     async read(orgId) {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key(orgId), ConsistentRead: true }));

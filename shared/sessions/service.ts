@@ -2,6 +2,9 @@ import { isOrgAdmin, type Principal } from '../auth/principal.js';
 import { dynamoMessageRepository, toMessage, type MessageRepository } from '../messages/repository.js';
 import { AppError, conflict, forbidden, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
+import { env } from '../platform/env.js';
+import { orgReadLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
+import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { defaultDb } from '../store/client.js';
 import type { Page } from '../store/paging.js';
 import { dynamoSessionRepository, toSession, type SessionItem, type SessionRepository } from './repository.js';
@@ -21,13 +24,15 @@ const LAST_MESSAGE_CONCURRENCY = 16;
 export interface SessionServiceDeps {
   sessions: SessionRepository;
   messages: Pick<MessageRepository, 'last' | 'getMany'>;
+  /** The per-org limit of list reads; without it, lists are not limited (tests of other rules). */
+  readLimit?: RateLimiter;
 }
 
 /**
  * The sessions' rules: who may read and change which session, defaults, ending, listing, deleting.
  * Every call is scoped by the verified caller; another org's or user's session is "not found".
  */
-export function sessionService({ sessions, messages }: SessionServiceDeps) {
+export function sessionService({ sessions, messages, readLimit }: SessionServiceDeps) {
   /**
    * Loads a session the caller may see. Another org's, another user's (unless an admin reads) and a
    * deleted one all answer not found; an admin changing someone else's session is refused.
@@ -121,6 +126,7 @@ export function sessionService({ sessions, messages }: SessionServiceDeps) {
 
     /** The caller's own sessions, newest first, a page at a time, each with its last message when asked. */
     async list(principal: Principal, query: ListSessionsQuery): Promise<Page<Session>> {
+      await readLimit?.(principal.orgId, env.orgReadRateLimitPerMinute());
       const stored = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
       const page = { ...stored, items: stored.items.map(toSession) };
       if (!query.include_last) return page;
@@ -167,6 +173,10 @@ let wired: SessionService | undefined;
 /** The session service on this process's table (TABLE_NAME), made on first use. */
 export function defaultSessionService(): SessionService {
   const db = defaultDb();
-  wired ??= sessionService({ sessions: dynamoSessionRepository(db), messages: dynamoMessageRepository(db) });
+  wired ??= sessionService({
+    sessions: dynamoSessionRepository(db),
+    messages: dynamoMessageRepository(db),
+    readLimit: orgReadLimiter(dynamoRateWindowRepository(db, 'READS')),
+  });
   return wired;
 }

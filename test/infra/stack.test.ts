@@ -224,6 +224,7 @@ describe('stage settings', () => {
       CLERK_JWT_KEY: jwtKey.replace(/\n/g, '\\n'),
       CLERK_AUTHORIZED_PARTIES: 'https://a.example',
       ORG_RATE_LIMIT_PER_MINUTE: '300',
+      ORG_READ_RATE_LIMIT_PER_MINUTE: '3000',
     });
     expect(settings).toMatchObject({
       stage: 'staging-2',
@@ -232,6 +233,7 @@ describe('stage settings', () => {
       clerkAuthorizedParties: ['https://a.example'],
       corsOrigins: ['https://a.example', 'https://b.example'],
       rateLimitPerMinute: 300,
+      readRateLimitPerMinute: 3000,
       logRetentionDays: 30,
       orgSecretPrefix: 'ai-chat/staging-2/orgs/',
     });
