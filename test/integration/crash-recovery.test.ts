@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { makeKeys, mintToken } from '../../bin/local/tokens.js';
 import { client } from '../helpers/local-api.js';
-import { PROJECT_ROOT } from '../../shared/contract/project.js';
+import { npmStart } from '../helpers/npm-start.js';
 
 /**
  * `npm start` killed with SIGKILL while asks and tasks wait for a slow model, then started again on
@@ -19,21 +19,14 @@ describe('npm start after a crash', () => {
   let child: ChildProcess | undefined;
 
   async function start(): Promise<string> {
-    let output = '';
-    child = spawn('npm', ['start', '--', '--port', '0', '--data-dir', dataDir], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, CLERK_JWT_KEY: keys.publicKeyPem, CLERK_AUTHORIZED_PARTIES: '', PORT: '', org_crash_OPENAI_API_KEY: 'sk-crash', org_crash_OPENAI_BASE_URL: stub.url },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const started = await npmStart(['--port', '0', '--data-dir', dataDir], {
+      CLERK_JWT_KEY: keys.publicKeyPem,
+      CLERK_AUTHORIZED_PARTIES: '',
+      org_crash_OPENAI_API_KEY: 'sk-crash',
+      org_crash_OPENAI_BASE_URL: stub.url,
     });
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    const deadline = Date.now() + 30_000;
-    while (!/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(output)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+    child = started.child;
+    return started.url;
   }
 
   const kill = async () => {

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { client } from '../helpers/local-api.js';
-import { PROJECT_ROOT } from '../helpers/local-api.js';
+import { npmStart } from '../helpers/npm-start.js';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { makeKeys, mintToken } from '../../bin/local/tokens.js';
 
@@ -12,35 +12,23 @@ describe('npm start', () => {
   const keys = makeKeys();
   const party = 'https://doctor.example';
   let child: ChildProcess;
-  let output = '';
+  let output: () => string = () => '';
   let url: string;
   let stub: StubOpenAI;
 
   beforeAll(async () => {
     stub = await startStubOpenAI();
-    child = spawn('npm', ['start', '--', '--port', '0', '--in-memory'], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        CLERK_JWT_KEY: keys.publicKeyPem,
-        CLERK_AUTHORIZED_PARTIES: `https://other.example,${party}`,
-        PORT: '',
-        // The integration guide's own variables, with an OpenAI-compatible server.
-        org_medical_clinic_OPENAI_API_KEY: 'sk-medical',
-        org_medical_clinic_OPENAI_BASE_URL: stub.url,
-        org_medical_clinic_OPENAI_MODEL: 'gpt-4o-mini',
-      },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const started = await npmStart(['--port', '0', '--in-memory'], {
+      CLERK_JWT_KEY: keys.publicKeyPem,
+      CLERK_AUTHORIZED_PARTIES: `https://other.example,${party}`,
+      // The integration guide's own variables, with an OpenAI-compatible server.
+      org_medical_clinic_OPENAI_API_KEY: 'sk-medical',
+      org_medical_clinic_OPENAI_BASE_URL: stub.url,
+      org_medical_clinic_OPENAI_MODEL: 'gpt-4o-mini',
     });
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    const deadline = Date.now() + 30_000;
-    while (!/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(output)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+    child = started.child;
+    url = started.url;
+    output = started.output;
   }, 40_000);
 
   afterAll(async () => {
@@ -53,7 +41,7 @@ describe('npm start', () => {
   });
 
   it('uses the given key only, and says nothing of a development key', () => {
-    expect(output).not.toMatch(/DEVELOPMENT key/);
+    expect(output()).not.toMatch(/DEVELOPMENT key/);
   });
 
   it('serves the sessions routes to a token signed with the client’s own key', async () => {
@@ -91,8 +79,8 @@ describe('npm start', () => {
   });
 
   it('logs one line per request and stops cleanly on Ctrl-C', async () => {
-    expect(output).toMatch(/POST \/openai\/sessions 201 \d+ms/);
-    expect(output).toMatch(/GET \/openai\/sessions 401 \d+ms/);
+    expect(output()).toMatch(/POST \/openai\/sessions 201 \d+ms/);
+    expect(output()).toMatch(/GET \/openai\/sessions 401 \d+ms/);
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -100,7 +88,7 @@ describe('npm start', () => {
     // npm re-raises the signal it got; the server below it stops on its own and exits 0.
     const { code, signal } = await exited;
     expect(code === 0 || signal === 'SIGINT').toBe(true);
-    expect(output).toMatch(/SIGINT: stopping/);
-    expect(output).not.toMatch(/Error|ERR!/);
+    expect(output()).toMatch(/SIGINT: stopping/);
+    expect(output()).not.toMatch(/Error|ERR!/);
   }, 20_000);
 });
