@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { AppError, type ErrorKind } from '../platform/errors.js';
+import { AppError, isBusyError, type ErrorKind } from '../platform/errors.js';
 import { logger } from '../platform/observability.js';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -15,14 +15,6 @@ const STATUS: Record<ErrorKind, number> = {
   unavailable: 503,
 };
 
-/** AWS SDK errors that mean "busy, try again": answered 503 with Retry-After rather than 500. */
-const RETRYABLE_AWS_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'ServiceUnavailable',
-  'InternalServerError',
-]);
 
 /** A JSON answer with the headers every answer carries. */
 export function jsonResponse(
@@ -45,9 +37,9 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
     if (error.details.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.details.retryAfterSeconds);
     return jsonResponse(STATUS[error.kind], { error: error.message, code: error.code }, requestId, headers);
   }
-  const name = (error as Error | undefined)?.name ?? '';
-  if (RETRYABLE_AWS_ERRORS.has(name)) {
-    logger.warn('backend busy', { error: name });
+  // A busy backend is answered 503 with Retry-After rather than 500.
+  if (isBusyError(error)) {
+    logger.warn('backend busy', { error: (error as Error).name });
     return jsonResponse(
       503,
       { error: 'The service is busy right now. Try again in a moment.', code: 'service_unavailable' },

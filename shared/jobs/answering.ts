@@ -4,6 +4,7 @@ import { classifyModelFailure } from '../llm/failures.js';
 import { buildPrompt, estimateTokens, fitHistory, historyBudget, type ChatMessage } from '../llm/prompt.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
+import { isBusyError } from '../platform/errors.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgSettings, OrgSettingsInvalid, type OrgSettings } from '../platform/org-settings.js';
 import type { Db } from '../store/client.js';
@@ -134,7 +135,7 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
   addMetric('ModelLatency', MetricUnit.Milliseconds, now - modelStartedAt);
   addMetric('QueueWait', MetricUnit.Milliseconds, queueMs);
   try {
-    await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
+    await persistently(attempt, () => settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
       ...work.doneFields(result),
       model: result.model,
       ...(result.usage ? { usage: result.usage } : {}),
@@ -142,7 +143,7 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
       latency_ms: now - created,
       // The split of that latency: waiting for a worker, and the model itself.
       timings: { queue_ms: queueMs, model_ms: now - modelStartedAt },
-    });
+    }));
   } catch (error) {
     // The store refused the answer as it is (its size as stored, a value it cannot hold): that will
     // not pass by trying again, so the item fails with what happened.
@@ -151,6 +152,22 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
     return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
   }
   return FINISHED;
+}
+
+/**
+ * A write that must not be lost once the model has answered: tried again while the table is busy
+ * (past the SDK's own retries) and the invocation has time, so that the answer is not asked for twice.
+ */
+async function persistently<T>(attempt: Attempt, write: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isBusyError(error) || tries >= 5 || attempt.remainingMs() < 5_000) throw error;
+      logger.warn('outcome write retried', { error: (error as Error).name, tries });
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** tries));
+    }
+  }
 }
 
 const tooLarge = (answerBytes: number, room: number) =>

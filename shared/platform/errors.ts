@@ -27,6 +27,12 @@ export class AppError extends Error {
   }
 }
 
+/** AWS errors that mean "busy, try again" (throttling, a passing 5xx). */
+const BUSY_AWS_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'ServiceUnavailable', 'InternalServerError']);
+
+/** Whether an error is an AWS service being busy for a moment, rather than a request it refuses. */
+export const isBusyError = (error: unknown): boolean => BUSY_AWS_ERRORS.has((error as Error | undefined)?.name ?? '');
+
 /** The object does not exist, or belongs to another tenant or user: the two are never told apart. */
 export const notFound = (what: string): AppError => new AppError('not_found', 'not_found', `${what} not found.`);
 

@@ -9,6 +9,8 @@ export interface AwsFault {
   /** The error's type, e.g. `ProvisionedThroughputExceededException`. */
   type: string;
   times: number;
+  /** Requests of that operation let through first (to reach, say, the second UpdateItem of a job). */
+  skip?: number;
 }
 
 export interface FaultProxy {
@@ -32,7 +34,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const server: Server = createServer((req, res) => {
     const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
     const fault = faults.find((candidate) => candidate.operation === operation && candidate.times > 0);
-    if (fault) {
+    if (fault?.skip) fault.skip--;
+    else if (fault) {
       fault.times--;
       injected.set(operation, (injected.get(operation) ?? 0) + 1);
       req.resume();

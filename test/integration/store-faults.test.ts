@@ -54,6 +54,22 @@ it('answers 503 when storing an ask fails with a 5xx, with no message kept and n
   expect(stub.requests).toHaveLength(0);
 });
 
+it('writes an answer whose outcome write is throttled past the SDK’s retries, without asking the model again', async () => {
+  const { session_id } = (await c.post('/openai/sessions', {})).body;
+  // The API's UpdateItems (rate window, admission), then the worker's claim, all pass; its outcome
+  // write then meets four throttles (the SDK tries three times).
+  proxy.fail({ operation: 'UpdateItem', ...THROTTLED, skip: 3, times: 4 });
+  const asked = await c.post(`/openai/sessions/${session_id}/ask`, { message: 'write me down' });
+  let answer: { status: string } = { status: 'PENDING' };
+  for (let i = 0; i < 200 && !['COMPLETED', 'FAILED'].includes(answer.status); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    answer = (await c.get(`/openai/sessions/${session_id}/messages/${asked.body.message_id}`)).body;
+  }
+  expect(answer).toMatchObject({ status: 'COMPLETED' });
+  expect(proxy.injected.get('UpdateItem')).toBe(4);
+  expect(stub.completions().filter((request) => request.body.messages.at(-1).content === 'write me down')).toHaveLength(1);
+}, 40_000);
+
 it('answers an ask once when the worker’s writes are throttled for a while', async () => {
   const { session_id } = (await c.post('/openai/sessions', {})).body;
   // The worker's claim and outcome are UpdateItems; the API's own admission is one too.
