@@ -122,6 +122,11 @@ describe('odd bodies, through jsonBody and requestValidation', () => {
     expect(await send('{"name":"x"}', 'application/json; charset=UTF-8')).toMatchObject({ status: 200 });
   });
 
+  it('refuses a base64 body whose bytes are not UTF-8 with 415, rather than guessing its text', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    expect(await handle(event({ body: bytes.toString('base64'), isBase64Encoded: true }))).toMatchObject({ status: 415, body: { code: 'unsupported_media_type' } });
+  });
+
   it('refuses text that is not valid Unicode (a lone surrogate)', async () => {
     expect(await send('{"name":"a\\ud800b"}')).toMatchObject({
       status: 400,
