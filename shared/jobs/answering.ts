@@ -67,17 +67,23 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   if (attempts > env.jobMaxAttempts()) return fail(gaveUpSentence(attempts - 1, claimed.last_error));
 
   let settings: OrgSettings | undefined;
+  let model: string;
+  let messages: ChatMessage[];
   try {
     settings = await orgSettings(orgId);
+    if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
+    model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;
+    const history = Array.isArray(work.history) ? work.history : await storedHistory(db, work, historyBudget(model, work.systemPrompt, work.message));
+    messages = buildPrompt(work.systemPrompt, history, work.message);
   } catch (error) {
     if (error instanceof OrgSettingsInvalid) return fail(error.message);
-    throw error;
+    // The secret store or the table failed before the model was asked: the claim goes back at once
+    // (not left to its lease), and the job comes back after its backoff.
+    logger.warn('could not prepare the model call', { error: (error as Error).name, attempt: attempts });
+    const sentence = 'The organization’s settings or the conversation could not be read just now.';
+    await release(db, key, kind.lifecycle, attempt.claimer, sentence);
+    return { finished: false, retryAfterSeconds: retryDelaySeconds(attempts), reason: sentence };
   }
-  if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
-
-  const model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;
-  const history = Array.isArray(work.history) ? work.history : await storedHistory(db, work, historyBudget(model, work.systemPrompt, work.message));
-  const messages = buildPrompt(work.systemPrompt, history, work.message);
 
   const timeoutMs = attempt.remainingMs() - WRITE_MARGIN_MS;
   if (timeoutMs < MIN_MODEL_MS) {

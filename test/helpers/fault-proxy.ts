@@ -39,8 +39,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       fault.times--;
       injected.set(operation, (injected.get(operation) ?? 0) + 1);
       req.resume();
-      res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': fault.type });
-      res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: `injected ${fault.type}` }));
+      res.writeHead(fault.status, { 'content-type': String(req.headers['content-type'] ?? 'application/x-amz-json-1.0'), 'x-amzn-errortype': fault.type });
+      res.end(JSON.stringify({ __type: fault.type, message: `injected ${fault.type}` }));
       return;
     }
     const proxied = forward(
