@@ -57,3 +57,16 @@ export function client(baseUrl: string, token?: string): ReturnType<typeof plain
     call,
   };
 }
+
+/**
+ * Polls a message until it is COMPLETED or FAILED, every 100 ms, for at most `seconds`; the last
+ * answer read otherwise (the test's expectation then says what it was).
+ */
+export async function settledMessage(c: ReturnType<typeof client>, sessionId: string, messageId: string, seconds = 25): Promise<{ status: string }> {
+  let answer: { status: string } = { status: 'PENDING' };
+  for (let i = 0; i < seconds * 10 && !['COMPLETED', 'FAILED'].includes(answer.status); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    answer = (await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`)).body;
+  }
+  return answer;
+}

@@ -4,7 +4,7 @@
  */
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
+import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
 import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
 
 let api: TestApi;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   secrets.put('ai-chat/local/orgs/org_secret_faults', JSON.stringify({ api_key: 'sk-from-secret', base_url: stub.url }));
   api = await startTestApi({
     visibilityTimeoutSeconds: 2,
-    env: { ORG_SECRET_PREFIX: 'ai-chat/local/orgs/', AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url, JOB_RETRY_BASE_SECONDS: '1' },
+    env: { ORG_SECRET_PREFIX: 'ai-chat/local/orgs/', AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url, JOB_RETRY_BASE_SECONDS: '1', JOB_MAX_ATTEMPTS: '10' },
   });
 }, 30_000);
 afterAll(async () => {
@@ -34,11 +34,7 @@ it('answers an ask once Secrets Manager stops throttling, with the key from the 
   const { session_id } = (await c.post('/openai/sessions', {})).body;
   proxy.fail({ operation: 'GetSecretValue', status: 400, type: 'ThrottlingException', times: 6 });
   const asked = await c.post(`/openai/sessions/${session_id}/ask`, { message: 'key please' });
-  let answer: { status: string } = { status: 'PENDING' };
-  for (let i = 0; i < 250 && !['COMPLETED', 'FAILED'].includes(answer.status); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    answer = (await c.get(`/openai/sessions/${session_id}/messages/${asked.body.message_id}`)).body;
-  }
+  const answer = await settledMessage(c, session_id, asked.body.message_id, 25);
   expect(answer).toMatchObject({ status: 'COMPLETED' });
   expect(proxy.injected.get('GetSecretValue')).toBeGreaterThanOrEqual(3);
   expect(stub.completions().map((request) => request.apiKey)).toEqual(['sk-from-secret']);

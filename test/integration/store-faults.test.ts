@@ -5,7 +5,7 @@
  */
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { client, startTestApi, type TestApi } from '../helpers/local-api.js';
+import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
 
 let api: TestApi;
 let proxy: FaultProxy;
@@ -16,7 +16,7 @@ beforeAll(async () => {
   stub = await startStubOpenAI();
   api = await startTestApi({
     visibilityTimeoutSeconds: 2,
-    env: { org_faults_OPENAI_API_KEY: 'sk-faults', org_faults_OPENAI_BASE_URL: stub.url, JOB_RETRY_BASE_SECONDS: '1' },
+    env: { org_faults_OPENAI_API_KEY: 'sk-faults', org_faults_OPENAI_BASE_URL: stub.url, JOB_RETRY_BASE_SECONDS: '1', JOB_MAX_ATTEMPTS: '10' },
   });
   proxy = await startFaultProxy(api.stack.dynamoEndpoint);
   // Set before the first request: the handlers make their DynamoDB client on first use.
@@ -60,11 +60,7 @@ it('writes an answer whose outcome write is throttled past the SDK’s retries, 
   // write then meets four throttles (the SDK tries three times).
   proxy.fail({ operation: 'UpdateItem', ...THROTTLED, skip: 3, times: 4 });
   const asked = await c.post(`/openai/sessions/${session_id}/ask`, { message: 'write me down' });
-  let answer: { status: string } = { status: 'PENDING' };
-  for (let i = 0; i < 200 && !['COMPLETED', 'FAILED'].includes(answer.status); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    answer = (await c.get(`/openai/sessions/${session_id}/messages/${asked.body.message_id}`)).body;
-  }
+  const answer = await settledMessage(c, session_id, asked.body.message_id, 20);
   expect(answer).toMatchObject({ status: 'COMPLETED' });
   expect(proxy.injected.get('UpdateItem')).toBe(4);
   expect(stub.completions().filter((request) => request.body.messages.at(-1).content === 'write me down')).toHaveLength(1);
@@ -76,12 +72,8 @@ it('answers an ask once when the worker’s writes are throttled for a while', a
   const asked = await c.post(`/openai/sessions/${session_id}/ask`, { message: 'still there?' });
   expect(asked.status).toBe(202);
   proxy.fail({ operation: 'UpdateItem', ...THROTTLED, times: 6 });
-  let answer: { status: string } = { status: 'PENDING' };
-  for (let i = 0; i < 300 && !['COMPLETED', 'FAILED'].includes(answer.status); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    answer = (await c.get(`/openai/sessions/${session_id}/messages/${asked.body.message_id}`)).body;
-  }
+  const answer = await settledMessage(c, session_id, asked.body.message_id, 60);
   expect(answer).toMatchObject({ status: 'COMPLETED' });
   expect(proxy.injected.get('UpdateItem')).toBeGreaterThan(0);
   expect(stub.completions().filter((request) => request.body.messages.at(-1).content === 'still there?')).toHaveLength(1);
-}, 40_000);
+}, 80_000);
