@@ -1,7 +1,7 @@
 import { ScanCommand, UpdateCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { sqsJobQueue } from '../../shared/jobs/job-queue.js';
 import { MESSAGE_LIFECYCLE, TASK_LIFECYCLE, type Lifecycle } from '../../shared/jobs/work-items.js';
-import type { Db } from '../../shared/store/client.js';
+import { isConditionFailure, type Db } from '../../shared/store/client.js';
 
 /**
  * Puts the jobs of every waiting answer and task back on the local queues after a restart: the
@@ -63,7 +63,7 @@ async function releaseDeadClaim(db: Db, key: { pk: string; sk: string }, states:
         ExpressionAttributeValues: { ':pending': states.pending, ':processing': states.processing },
       }),
     )
-    .catch((error: Error) => {
-      if (error.name !== 'ConditionalCheckFailedException') throw error;
+    .catch((error: unknown) => {
+      if (!isConditionFailure(error)) throw error;
     });
 }

@@ -3,7 +3,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import type { RouteDefinition } from '../contract/routes.js';
-import { dynamoIdempotencyRecords } from '../idempotency/records.js';
+import { dynamoIdempotencyRecords, type IdempotencyRecords } from '../idempotency/records.js';
 import { LIMITS } from '../platform/limits.js';
 import { logger, publishMetrics, tracer } from '../platform/observability.js';
 import { defaultDb } from '../store/client.js';
@@ -37,7 +37,10 @@ export function apiHandler<Route extends RouteDefinition>(route: Route, run: (re
     .use(clerkAuth())
     .use(jsonBody())
     .use(requestValidation(route));
-  if (route.idempotent) handler.use(idempotencyKey({ records: () => dynamoIdempotencyRecords(defaultDb()), status: route.status }));
+  if (route.idempotent) {
+    let records: IdempotencyRecords | undefined;
+    handler.use(idempotencyKey({ records: () => (records ??= dynamoIdempotencyRecords(defaultDb())), status: route.status }));
+  }
   return handler.handler(async (event, context) => {
     const input = event.input!;
     // The result is the body; json-answer gives it the route's status.

@@ -45,7 +45,7 @@ export function dynamoRateWindowRepository(db: Db, window: RateWindowName = 'WIN
   const key = (orgId: string) => ({ pk: keys.rateCounter(orgId), sk: window });
   return {
     async read(orgId) {
-      const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key(orgId), ConsistentRead: true }));
+      const Item = (await db.doc.send(new GetCommand({ TableName: db.table, Key: key(orgId), ConsistentRead: true }))).Item as RateWindowItem | undefined;
       const counts = new Map<number, number>();
       for (const [name, value] of Object.entries(Item ?? {})) if (/^b\d+$/.test(name)) counts.set(Number(name.slice(1)), Number(value));
       return { latest: Item?.latest === undefined ? undefined : Number(Item.latest), counts };
