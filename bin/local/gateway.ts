@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { routeKey, type RouteDefinition } from '../../shared/contract/routes.js';
 import { LIMITS } from '../../shared/platform/limits.js';
-import { lambdaContext } from './lambda-context.js';
+import { invokeInOwnScope, lambdaContext } from './lambda-context.js';
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
@@ -123,7 +123,8 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
 
     const event = toEvent(request, url, body, route, pathParameters);
     const handler = await load(route);
-    const result = await handler(event, lambdaContext(route.name, options.timeoutSeconds ?? 29));
+    const context = lambdaContext(route.name, options.timeoutSeconds ?? 29);
+    const result = await invokeInOwnScope(context, () => handler(event, context));
     writeResult(response, result);
   }
 

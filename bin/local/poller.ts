@@ -6,7 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { lambdaContext } from './lambda-context.js';
+import { invokeInOwnScope, lambdaContext } from './lambda-context.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -180,7 +180,8 @@ export class SqsPoller {
     let failed = ids;
     try {
       const handler = await this.loadHandler();
-      const response = await handler({ Records: records }, lambdaContext(functionName, this.options.timeoutSeconds));
+      const context = lambdaContext(functionName, this.options.timeoutSeconds);
+      const response = await invokeInOwnScope(context, () => handler({ Records: records }, context));
       const reported = (response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier);
       // As Lambda does: a failure that names no record of the batch fails the whole batch.
       failed = reported.every((id) => ids.has(id)) ? new Set(reported) : ids;

@@ -1,0 +1,64 @@
+/**
+ * `npm start` runs every function in one process, as Lambda Managed Instances run concurrent
+ * invocations of one function: each invocation's log lines must carry its own function name and
+ * request id, even while another function's invocation runs and logs at the same time.
+ */
+import { client, settledMessage } from '../helpers/local-api.js';
+import { npmStart, type NpmStart } from '../helpers/npm-start.js';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
+import { makeKeys, mintToken } from '../../bin/local/tokens.js';
+
+const ORG = 'org_log_lines';
+const keys = makeKeys();
+let server: NpmStart;
+let stub: StubOpenAI;
+
+beforeAll(async () => {
+  stub = await startStubOpenAI();
+  server = await npmStart(['--port', '0', '--in-memory'], {
+    CLERK_JWT_KEY: keys.publicKeyPem,
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    [`${ORG}_OPENAI_API_KEY`]: 'sk-log-lines',
+    [`${ORG}_OPENAI_BASE_URL`]: stub.url,
+    [`${ORG}_OPENAI_MODEL`]: 'gpt-4o-mini',
+  });
+}, 40_000);
+
+afterAll(async () => {
+  try {
+    process.kill(-server.child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  await stub?.close();
+});
+
+/** The Powertools JSON lines the server printed. */
+function logLines(): Record<string, unknown>[] {
+  return server
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+it("keeps each invocation's function name and request id on its own lines while another function logs", async () => {
+  const doctor = client(server.url, await mintToken(keys, { org: ORG }));
+  const sessionId = (await doctor.post('/openai/sessions', { name: 'Logs' })).body.session_id;
+
+  // The model holds the worker's invocation open while an API invocation runs and logs.
+  stub.fail({ fault: { kind: 'status', status: 400, message: 'Bad request.' } });
+  stub.latency(1500);
+  const asked = await doctor.post(`/openai/sessions/${sessionId}/ask`, { message: 'Hello', history: [] });
+  for (let i = 0; i < 500 && stub.requests.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(stub.requests).toHaveLength(1);
+  expect((await client(server.url, 'not-a-token').get('/openai/sessions')).status).toBe(401);
+  expect(logLines().filter((line) => line.message === 'model call failed')).toHaveLength(0); // the worker has not logged yet
+
+  expect(await settledMessage(doctor, sessionId, asked.body.message_id)).toMatchObject({ status: 'FAILED' });
+  const apiLine = logLines().find((line) => line.message === 'token rejected');
+  const workerLine = logLines().find((line) => line.message === 'model call failed');
+  expect(apiLine).toMatchObject({ function_name: 'ListSessions' });
+  expect(workerLine).toMatchObject({ function_name: 'AskWorker' });
+  expect(workerLine!.function_request_id).not.toBe(apiLine!.function_request_id);
+}, 60_000);
