@@ -5,6 +5,7 @@ import { ROUTES } from '../../shared/contract/routes.js';
 import { WORKERS } from '../../shared/contract/workers.js';
 import { VARIABLES } from '../../shared/platform/env.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDb } from '../../shared/store/client.js';
 import { localCredentials } from './aws.js';
 import { requeueWaitingWork } from './recovery.js';
@@ -84,21 +85,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   delete env.AWS_PROFILE;
 
-  const pollers = (options.workers === false ? [] : WORKERS).map((worker) => {
-    const queue = sqs.queues[worker.queue];
-    return new SqsPoller({
-      client: sqs.client,
-      queueUrl: worker.deadLetter ? queue.deadLetterUrl : queue.url,
-      queueArn: worker.deadLetter ? queue.deadLetterArn : queue.arn,
-      fifo: queue.definition.fifo,
-      functionName: worker.name,
-      batchSize: QUEUE_SETTINGS.batchSize,
-      maxConcurrency: worker.maxConcurrency,
-      timeoutSeconds: WORKER_TIMEOUT_SECONDS,
-      loadHandler: async () => (await import(pathToFileURL(entryFile(worker.entry)).href)).handler as SqsHandler,
-      log,
-    });
-  });
+  const pollers = options.workers === false ? [] : workerPollers(sqs, { client: sqs.client, entryFile, log });
 
   // Before anything can claim: every claim in the table is then a dead worker's.
   if (!options.inMemory) {
@@ -129,4 +116,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await dynamo.close();
     },
   };
+}
+
+/**
+ * One poller per worker of `shared/contract/workers.ts`, as the stack's event source mappings: the
+ * worker's queue (or dead-letter queue), batch size, concurrency and timeout. `client` is the SQS
+ * client they poll and delete with (a test puts a fault proxy in its way).
+ */
+export function workerPollers(
+  sqs: LocalSqs,
+  options: { client: SQSClient; entryFile: (entry: string) => string; log?: (line: string) => void },
+): SqsPoller[] {
+  return WORKERS.map((worker) => {
+    const queue = sqs.queues[worker.queue];
+    return new SqsPoller({
+      client: options.client,
+      queueUrl: worker.deadLetter ? queue.deadLetterUrl : queue.url,
+      queueArn: worker.deadLetter ? queue.deadLetterArn : queue.arn,
+      fifo: queue.definition.fifo,
+      functionName: worker.name,
+      batchSize: QUEUE_SETTINGS.batchSize,
+      maxConcurrency: worker.maxConcurrency,
+      timeoutSeconds: WORKER_TIMEOUT_SECONDS,
+      loadHandler: async () => (await import(pathToFileURL(options.entryFile(worker.entry)).href)).handler as SqsHandler,
+      log: options.log,
+    });
+  });
 }

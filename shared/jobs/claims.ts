@@ -1,4 +1,4 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, type Db } from '../store/client.js';
 import type { Lifecycle, WorkItemState } from './work-items.js';
 
@@ -136,5 +136,29 @@ export async function release(db: Db, key: Key, states: Lifecycle, claimer: stri
     );
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
+  }
+}
+
+/**
+ * Removes an item no worker has ever claimed. When a job's send fails, the send may still have
+ * reached the queue (its answer was lost): an item still unclaimed can be withdrawn, and its job,
+ * if any, then finds nothing to do; one already claimed proves the job was queued.
+ * @returns true when it was withdrawn; false when a worker had claimed it (or it is gone).
+ */
+export async function withdrawUnclaimed(db: Db, key: Key, states: Lifecycle): Promise<boolean> {
+  try {
+    await db.doc.send(
+      new DeleteCommand({
+        TableName: db.table,
+        Key: key,
+        ConditionExpression: '#status = :pending AND attribute_not_exists(attempts)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': states.pending },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { failUnfinished, type WorkItemFields } from '../jobs/claims.js';
+import { failUnfinished, withdrawUnclaimed, type WorkItemFields } from '../jobs/claims.js';
 import { MESSAGE_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { ChatMessage } from '../llm/prompt.js';
 import { batchWrite, deleteRequest, putRequest } from '../store/batch.js';
@@ -55,6 +55,8 @@ export interface MessageRepository {
   finishedTurnsBefore(orgId: string, sessionId: string, beforeId: string, enough: (newestFirst: ChatMessage[]) => boolean): Promise<ChatMessage[]>;
   /** Fails a message that has not finished; undefined when it had (or is gone). */
   failUnfinished(item: MessageItem, fields: WorkItemFields): Promise<MessageItem | undefined>;
+  /** Removes a waiting answer no worker has claimed; false when one had (see `withdrawUnclaimed`). */
+  withdrawUnclaimed(orgId: string, sessionId: string, messageId: string): Promise<boolean>;
 }
 
 const copyPresent = (from: object, to: Record<string, unknown>, fields: readonly string[]): void => {
@@ -214,5 +216,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
     async failUnfinished(item, fields) {
       return (await failUnfinished(db, { pk: item.pk, sk: item.sk }, MESSAGE_LIFECYCLE, fields)) as MessageItem | undefined;
     },
+
+    withdrawUnclaimed: (orgId, sessionId, messageId) => withdrawUnclaimed(db, keys.message(orgId, sessionId, messageId), MESSAGE_LIFECYCLE),
   };
 }

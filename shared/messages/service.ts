@@ -38,6 +38,8 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
      * Asks a question: stores the user's message (COMPLETED) and a PENDING assistant message, and
      * queues the job that answers it. If the job cannot be queued, both messages are removed again
      * and the caller gets a retryable 503: nothing is left waiting for an answer that will never come.
+     * A send that failed may still have reached the queue: if a worker has already claimed the
+     * answer, the job is there, and the ask is accepted after all rather than answered twice.
      */
     async ask(principal: Principal, sessionId: string, body: AskBody): Promise<AskAccepted> {
       await access.loadOpen(principal, sessionId);
@@ -72,9 +74,13 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
       try {
         await queue.enqueue({ kind: 'ask', org_id: principal.orgId, session_id: sessionId, message_id: messageId, enqueued_at: now });
       } catch (error) {
+        if (!(await messages.withdrawUnclaimed(principal.orgId, sessionId, messageId))) {
+          logger.warn('an ask whose send failed was queued all the same', { session_id: sessionId, message_id: messageId, error: (error as Error).name });
+          return { message_id: messageId, user_message_id: userMessageId, status: 'PENDING' };
+        }
         addMetric('QueueUnavailable', MetricUnit.Count, 1);
         logger.error('could not queue an ask', { session_id: sessionId, message_id: messageId, error: (error as Error).name });
-        await undo();
+        await messages.deleteAll(principal.orgId, sessionId, [userMessageId]);
         await sessions.addMessageCount(principal.orgId, sessionId, -2);
         throw new AppError('unavailable', 'queue_unavailable', 'The question could not be queued just now and was not saved. Send it again in a few seconds.', {
           retryAfterSeconds: 5,

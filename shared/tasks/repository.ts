@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { failUnfinished, type WorkItemFields } from '../jobs/claims.js';
+import { failUnfinished, withdrawUnclaimed, type WorkItemFields } from '../jobs/claims.js';
 import { TASK_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { History } from '../messages/schema.js';
 import type { Db } from '../store/client.js';
@@ -34,6 +34,8 @@ export interface TaskRepository {
   delete(orgId: string, sessionId: string, taskId: string): Promise<void>;
   /** Fails a task that has not finished; undefined when it had (or is gone). */
   failUnfinished(item: TaskItem, fields: WorkItemFields): Promise<TaskItem | undefined>;
+  /** Removes a pending task no worker has claimed; false when one had (see `withdrawUnclaimed`). */
+  withdrawUnclaimed(orgId: string, sessionId: string, taskId: string): Promise<boolean>;
 }
 
 /** A stored task as the API shows it. */
@@ -73,5 +75,7 @@ export function dynamoTaskRepository(db: Db): TaskRepository {
     async failUnfinished(item, fields) {
       return (await failUnfinished(db, { pk: item.pk, sk: item.sk }, TASK_LIFECYCLE, fields)) as TaskItem | undefined;
     },
+
+    withdrawUnclaimed: (orgId, sessionId, taskId) => withdrawUnclaimed(db, keys.task(orgId, sessionId, taskId), TASK_LIFECYCLE),
   };
 }

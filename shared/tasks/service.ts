@@ -33,7 +33,8 @@ export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartS
   return {
     /**
      * Starts a task: stored as `pending` and queued. As with asks, a task that cannot be queued is
-     * removed again and the caller gets a retryable 503.
+     * removed again and the caller gets a retryable 503, unless a worker has claimed it already
+     * (the failed send did reach the queue): then it is accepted.
      */
     async create(principal: Principal, sessionId: string, body: CreateTaskBody): Promise<TaskAccepted> {
       await access.loadOpen(principal, sessionId);
@@ -55,9 +56,12 @@ export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartS
       try {
         await queue.enqueue({ kind: 'ctx', org_id: principal.orgId, session_id: sessionId, ctx_id: taskId, enqueued_at: now });
       } catch (error) {
+        if (!(await tasks.withdrawUnclaimed(principal.orgId, sessionId, taskId))) {
+          logger.warn('a task whose send failed was queued all the same', { session_id: sessionId, ctx_id: taskId, error: (error as Error).name });
+          return { ctx_id: taskId, status: 'pending' };
+        }
         addMetric('QueueUnavailable', MetricUnit.Count, 1);
         logger.error('could not queue a task', { session_id: sessionId, ctx_id: taskId, error: (error as Error).name });
-        await tasks.delete(principal.orgId, sessionId, taskId);
         throw new AppError('unavailable', 'queue_unavailable', 'The task could not be queued just now and was not saved. Send it again in a few seconds.', {
           retryAfterSeconds: 5,
         });

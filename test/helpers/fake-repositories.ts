@@ -146,6 +146,11 @@ export class FakeMessages implements MessageRepository {
     Object.assign(stored, fields, { status: MESSAGE_LIFECYCLE.failed });
     return structuredClone(stored);
   }
+  async withdrawUnclaimed(orgId: string, sessionId: string, messageId: string) {
+    const stored = this.items.get(this.id(orgId, sessionId, messageId));
+    if (!stored || stored.status !== MESSAGE_LIFECYCLE.pending || stored.attempts !== undefined) return false;
+    return this.items.delete(this.id(orgId, sessionId, messageId));
+  }
 }
 
 export class FakeTasks implements TaskRepository {
@@ -170,15 +175,29 @@ export class FakeTasks implements TaskRepository {
     Object.assign(stored, fields, { status: TASK_LIFECYCLE.failed });
     return structuredClone(stored);
   }
+  async withdrawUnclaimed(orgId: string, sessionId: string, taskId: string) {
+    const stored = this.items.get(this.id(orgId, sessionId, taskId));
+    if (!stored || stored.status !== TASK_LIFECYCLE.pending || stored.attempts !== undefined) return false;
+    return this.items.delete(this.id(orgId, sessionId, taskId));
+  }
 }
 
-/** A job queue that keeps what it is given, or refuses everything while `down`. */
+/**
+ * A job queue that keeps what it is given, or refuses everything while `down`. With `lostAnswer`
+ * set it keeps the job, runs `lostAnswer` (what a worker does meanwhile), then reports a failure:
+ * a send that took effect though its answer was lost.
+ */
 export class FakeQueue implements JobQueue {
   readonly jobs: Job[] = [];
   down = false;
+  lostAnswer?: (job: Job) => Promise<void>;
   async enqueue(job: Job) {
     if (this.down) throw Object.assign(new Error('queue down'), { name: 'QueueDoesNotExist' });
     this.jobs.push(job);
+    if (this.lostAnswer) {
+      await this.lostAnswer(job);
+      throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+    }
   }
 }
 

@@ -11,12 +11,16 @@ export interface AwsFault {
   times: number;
   /** Requests of that operation let through first (to reach, say, the second UpdateItem of a job). */
   skip?: number;
+  /** The request reaches the emulator and takes effect; only its answer is lost (a timeout after the fact). */
+  afterForwarding?: boolean;
 }
 
 export interface FaultProxy {
   url: string;
   /** Requests answered with a fault so far, by operation. */
   injected: Map<string, number>;
+  /** Requests received so far (faulted or not), by operation. */
+  received: Map<string, number>;
   fail(fault: AwsFault): void;
   clear(): void;
   close(): Promise<void>;
@@ -30,22 +34,34 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let faults: AwsFault[] = [];
   const injected = new Map<string, number>();
+  const received = new Map<string, number>();
   const upstream = new URL(target);
   const server: Server = createServer((req, res) => {
     const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    received.set(operation, (received.get(operation) ?? 0) + 1);
     const fault = faults.find((candidate) => candidate.operation === operation && candidate.times > 0);
+    const answerWithFault = (active: AwsFault): void => {
+      injected.set(operation, (injected.get(operation) ?? 0) + 1);
+      res.writeHead(active.status, { 'content-type': String(req.headers['content-type'] ?? 'application/x-amz-json-1.0'), 'x-amzn-errortype': active.type });
+      res.end(JSON.stringify({ __type: active.type, message: `injected ${active.type}` }));
+    };
+    let lostAnswer: AwsFault | undefined;
     if (fault?.skip) fault.skip--;
     else if (fault) {
       fault.times--;
-      injected.set(operation, (injected.get(operation) ?? 0) + 1);
-      req.resume();
-      res.writeHead(fault.status, { 'content-type': String(req.headers['content-type'] ?? 'application/x-amz-json-1.0'), 'x-amzn-errortype': fault.type });
-      res.end(JSON.stringify({ __type: fault.type, message: `injected ${fault.type}` }));
-      return;
+      if (!fault.afterForwarding) {
+        req.resume();
+        return answerWithFault(fault);
+      }
+      lostAnswer = fault;
     }
     const proxied = forward(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
       (answer) => {
+        if (lostAnswer) {
+          answer.resume();
+          return answer.on('end', () => answerWithFault(lostAnswer!));
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -57,6 +73,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     injected,
+    received,
     fail: (fault) => faults.push({ ...fault }),
     clear: () => {
       faults = [];

@@ -76,6 +76,19 @@ describe.each(BACKENDS)('message repository on %s', (_name, start) => {
     await expect(messages.get(ORG, sessionId, done.message_id)).resolves.toMatchObject({ status: 'COMPLETED', content: 'answer' });
   });
 
+  it('withdraws a waiting answer no worker has claimed, and only that', async () => {
+    const sessionId = newId();
+    const unclaimed = await messages.put(ORG, message(sessionId, { role: 'assistant', content: '', status: 'PENDING' }));
+    const claimed = await messages.put(ORG, message(sessionId, { role: 'assistant', content: '', status: 'PROCESSING', attempts: 1 }));
+    const released = await messages.put(ORG, message(sessionId, { role: 'assistant', content: '', status: 'PENDING', attempts: 1 }));
+    await expect(messages.withdrawUnclaimed(ORG, sessionId, unclaimed.message_id)).resolves.toBe(true);
+    await expect(messages.get(ORG, sessionId, unclaimed.message_id)).resolves.toBeUndefined();
+    await expect(messages.withdrawUnclaimed(ORG, sessionId, unclaimed.message_id)).resolves.toBe(false);
+    await expect(messages.withdrawUnclaimed(ORG, sessionId, claimed.message_id)).resolves.toBe(false);
+    await expect(messages.withdrawUnclaimed(ORG, sessionId, released.message_id)).resolves.toBe(false);
+    expect((await messages.page(ORG, sessionId, { limit: 10, order: 'asc' })).items.map((item) => item.message_id)).toEqual([claimed.message_id, released.message_id]);
+  });
+
   it('deletes one message and returns it, several at once, and what is gone is no error', async () => {
     const sessionId = newId();
     const [one, two, three] = [message(sessionId), message(sessionId), message(sessionId)];

@@ -40,4 +40,16 @@ describe.each(BACKENDS)('task repository on %s', (_name, start) => {
     await tasks.delete(ORG, sessionId, stored.ctx_id);
     await expect(tasks.get(ORG, sessionId, stored.ctx_id)).resolves.toBeUndefined();
   });
+
+  it('withdraws a pending task no worker has claimed, and not one that was claimed', async () => {
+    const sessionId = newId();
+    const task = (fields: Record<string, unknown>) =>
+      tasks.put(ORG, { ctx_id: newId(), session_id: sessionId, user_id: 'user_alice', status: 'pending', task: 't', created_at: new Date().toISOString(), ...fields });
+    const unclaimed = await task({});
+    const claimed = await task({ status: 'processing', attempts: 1 });
+    await expect(tasks.withdrawUnclaimed(ORG, sessionId, unclaimed.ctx_id)).resolves.toBe(true);
+    await expect(tasks.get(ORG, sessionId, unclaimed.ctx_id)).resolves.toBeUndefined();
+    await expect(tasks.withdrawUnclaimed(ORG, sessionId, claimed.ctx_id)).resolves.toBe(false);
+    await expect(tasks.get(ORG, sessionId, claimed.ctx_id)).resolves.toMatchObject({ status: 'processing' });
+  });
 });

@@ -111,6 +111,30 @@ describe('message service', () => {
     expect((await sessions.get(alice, session_id)).message_count).toBe(0);
   });
 
+  it('accepts an ask whose send failed but reached the queue: a worker had claimed its answer', async () => {
+    const { sessions, messages, messageItems, queue } = world();
+    const { session_id } = await sessions.create(alice, {});
+    queue.lostAnswer = async (job) => {
+      const answer = messageItems.items.get(`org_clinic/${session_id}/${job.kind === 'ask' ? job.message_id : ''}`)!;
+      Object.assign(answer, { status: 'PROCESSING', attempts: 1 });
+    };
+    const accepted = await messages.ask(alice, session_id, { message: 'sent?' });
+    expect(accepted).toMatchObject({ status: 'PENDING' });
+    expect(queue.jobs).toHaveLength(1);
+    expect(messageItems.items.size).toBe(2);
+    expect((await sessions.get(alice, session_id)).message_count).toBe(2);
+  });
+
+  it('withdraws an ask whose failed send may have reached the queue while no worker has claimed it', async () => {
+    const { sessions, messages, messageItems, queue } = world();
+    const { session_id } = await sessions.create(alice, {});
+    queue.lostAnswer = async () => undefined;
+    expect(await failure(messages.ask(alice, session_id, { message: 'sent?' }))).toMatchObject({ code: 'queue_unavailable' });
+    expect(queue.jobs).toHaveLength(1); // its worker will find nothing to answer
+    expect(messageItems.items.size).toBe(0);
+    expect((await sessions.get(alice, session_id)).message_count).toBe(0);
+  });
+
   it('removes what it stored when the session cannot be told of the write (the store failed), and says so', async () => {
     const { sessions, messages, messageItems, sessionItems, queue } = world();
     const { session_id } = await sessions.create(alice, {});
@@ -194,6 +218,19 @@ describe('task service', () => {
     queue.down = true;
     expect(await failure(tasks.create(alice, session_id, { task: 'x' }))).toMatchObject({ code: 'queue_unavailable' });
     expect(taskItems.items.size).toBe(0);
+  });
+
+  it('accepts a task whose failed send reached the queue and was claimed; withdraws one not claimed', async () => {
+    const { sessions, tasks, taskItems, queue } = world();
+    const { session_id } = await sessions.create(alice, {});
+    queue.lostAnswer = async (job) => {
+      Object.assign(taskItems.items.get(`org_clinic/${session_id}/${job.kind === 'ctx' ? job.ctx_id : ''}`)!, { status: 'processing', attempts: 1 });
+    };
+    const accepted = await tasks.create(alice, session_id, { task: 'claimed' });
+    await expect(tasks.get(alice, session_id, accepted.ctx_id)).resolves.toMatchObject({ status: 'processing' });
+    queue.lostAnswer = async () => undefined;
+    expect(await failure(tasks.create(alice, session_id, { task: 'unclaimed' }))).toMatchObject({ code: 'queue_unavailable' });
+    expect([...taskItems.items.values()].map((item) => item.task)).toEqual(['claimed']);
   });
 
   it('fails a task read past the deadline', async () => {
