@@ -1,7 +1,8 @@
 /**
  * `npm start` runs every function in one process, as Lambda Managed Instances run concurrent
  * invocations of one function: each invocation's log lines must carry its own function name and
- * request id, even while another function's invocation runs and logs at the same time.
+ * request id, even while another function's invocation runs and logs at the same time. And no line
+ * holds message content, whatever path the content took.
  */
 import { client, settledMessage } from '../helpers/local-api.js';
 import { npmStart, type NpmStart } from '../helpers/npm-start.js';
@@ -17,7 +18,7 @@ beforeAll(async () => {
   stub = await startStubOpenAI();
   server = await npmStart(['--port', '0', '--in-memory'], {
     CLERK_JWT_KEY: keys.publicKeyPem,
-    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_LOG_LEVEL: 'INFO', // as deployed
     [`${ORG}_OPENAI_API_KEY`]: 'sk-log-lines',
     [`${ORG}_OPENAI_BASE_URL`]: stub.url,
     [`${ORG}_OPENAI_MODEL`]: 'gpt-4o-mini',
@@ -61,4 +62,32 @@ it("keeps each invocation's function name and request id on its own lines while 
   expect(apiLine).toMatchObject({ function_name: 'ListSessions' });
   expect(workerLine).toMatchObject({ function_name: 'AskWorker' });
   expect(workerLine!.function_request_id).not.toBe(apiLine!.function_request_id);
+}, 60_000);
+
+it('logs no message content, task text, model answer or provider text on any path, and keeps lines short', async () => {
+  const doctor = client(server.url, await mintToken(keys, { org: ORG }));
+  const sessionId = (await doctor.post('/openai/sessions', { name: 'Private', system_prompt: 'PROMPT-MARKER' })).body.session_id;
+  stub.latency(0);
+  // A provider refusal quoting the request and a key; an answer beyond double precision; a task's own text.
+  stub.fail({ fault: { kind: 'status', status: 400, message: 'Bad request: PROVIDER-MARKER sk-live-abcdefghijklmnopqrstuvwxyz123456' } });
+  const refused = await doctor.post(`/openai/sessions/${sessionId}/ask`, { message: 'QUESTION-MARKER one' });
+  expect(await settledMessage(doctor, sessionId, refused.body.message_id)).toMatchObject({ status: 'FAILED' });
+  stub.fail({ fault: { kind: 'answer', body: JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: null } }] }) } });
+  const blank = await doctor.post(`/openai/sessions/${sessionId}/ask`, { message: 'QUESTION-MARKER two' });
+  expect(await settledMessage(doctor, sessionId, blank.body.message_id)).toMatchObject({ status: 'FAILED' });
+  stub.reply(() => '{"id": 12345678901234567890, "note": "ANSWER-MARKER", "big": 1e400}');
+  const task = await doctor.post(`/openai/sessions/${sessionId}/ctx`, { task: 'TASK-MARKER', history: [{ role: 'user', content: 'HISTORY-MARKER' }] });
+  for (let i = 0; i < 250; i++) {
+    if ((await doctor.get(`/openai/sessions/${sessionId}/ctx/${task.body.ctx_id}`)).body.status === 'done') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect((await doctor.get(`/openai/sessions/${sessionId}/ctx/${task.body.ctx_id}`)).body).toMatchObject({ status: 'done', result: expect.stringContaining('ANSWER-MARKER') });
+  await doctor.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'MESSAGE-MARKER' });
+
+  const output = server.output();
+  expect(logLines().length).toBeGreaterThan(3); // the failures above were logged
+  for (const marker of ['PROMPT-MARKER', 'PROVIDER-MARKER', 'sk-live-', 'QUESTION-MARKER', 'ANSWER-MARKER', 'TASK-MARKER', 'HISTORY-MARKER', 'MESSAGE-MARKER', '12345678901234567890']) {
+    expect(output).not.toContain(marker);
+  }
+  for (const line of output.split('\n')) expect(line.length).toBeLessThan(2000);
 }, 60_000);
