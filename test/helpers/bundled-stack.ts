@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { startLocalStack } from '../../bin/local/local-stack.js';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
-import { bundleName } from './bundles.js';
+import { bundleName } from '../../bin/tools/bundles.js';
 
 const bundleDir = process.argv[2];
 if (!bundleDir) throw new Error('usage: bundled-stack.ts <bundle dir>');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROUTES } from '../../shared/contract/routes.js';
 import { WORKERS } from '../../shared/contract/workers.js';
-import { buildBundles } from '../helpers/bundles.js';
+import { buildBundles } from '../../bin/tools/bundles.js';
 import { client, PROJECT_ROOT } from '../helpers/local-api.js';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { makeKeys, mintToken } from '../../bin/local/tokens.js';
