@@ -22,9 +22,14 @@ export function lambdaContext(functionName: string, timeoutSeconds: number): Con
   };
 }
 
-/** The store Lambda's runtime keeps when invocations share an execution environment. */
+/**
+ * The store Lambda's runtime keeps when invocations share an execution environment: one context per
+ * invocation. A handler called outside any invocation (a test calling it directly) shares one
+ * context with every other such call, as with a single-invocation store.
+ */
 class ConcurrentInvokeStore extends InvokeStoreBase {
   readonly #scopes = new AsyncLocalStorage<Record<string | symbol, unknown>>();
+  readonly #outside: Record<string | symbol, unknown> = {};
   getContext(): Record<string | symbol, unknown> | undefined {
     return this.#scopes.getStore();
   }
@@ -32,12 +37,11 @@ class ConcurrentInvokeStore extends InvokeStoreBase {
     return this.#scopes.getStore() !== undefined;
   }
   get<T = unknown>(key: string | symbol): T | undefined {
-    return this.#scopes.getStore()?.[key] as T | undefined;
+    return (this.#scopes.getStore() ?? this.#outside)[key] as T | undefined;
   }
   set<T = unknown>(key: string | symbol, value: T): void {
-    const scope = this.#scopes.getStore();
-    if (!scope || this.isProtectedKey(key)) throw new Error(`Cannot set ${String(key)} here`);
-    scope[key] = value;
+    if (this.isProtectedKey(key)) throw new Error(`Cannot modify protected Lambda context field: ${String(key)}`);
+    (this.#scopes.getStore() ?? this.#outside)[key] = value;
   }
   run<T>(context: Record<string | symbol, unknown>, fn: () => T): T {
     return this.#scopes.run(context, fn);
