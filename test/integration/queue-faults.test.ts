@@ -48,6 +48,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   proxy.clear();
+  proxy.injected.clear();
   stub.reset();
   pollerLog = [];
 });

@@ -81,7 +81,8 @@ it('runs the DoctorAIAssistant class as written, with only its baseUrl pointed a
     [{ role: 'assistant', content: initialResponse.content }],
   );
   expect(patientResponse.status).toBe('COMPLETED');
-  expect(stub.completions()[1]!.body.messages.map((message: { role: string }) => message.role)).toEqual(['system', 'assistant', 'user']);
+  const patientCall = stub.completions().find((request) => String(request.body.messages.at(-1).content).includes('chest pain for the past 2 days'));
+  expect(patientCall!.body.messages.map((message: { role: string }) => message.role)).toEqual(['system', 'assistant', 'user']);
 
   const analysis = await doctorAI.analyzeSymptoms(sessionId, 'Chest pain, 2 days duration, sharp, intermittent');
   expect(analysis).toMatchObject({ status: 'done', result_json: { risk_level: 'Medium' } });
