@@ -28,7 +28,10 @@ afterAll(async () => {
   await proxy?.close();
   await stub?.close();
 });
-afterEach(() => proxy.clear());
+afterEach(() => {
+  proxy.clear();
+  proxy.injected.clear();
+});
 
 const THROTTLED = { status: 400, type: 'ProvisionedThroughputExceededException' };
 const BROKEN = { status: 500, type: 'InternalServerError' };
