@@ -18,6 +18,8 @@ export interface RecordedRequest {
   path: string;
   /** `Date.now()` when the request arrived. */
   receivedAt: number;
+  /** `Date.now()` when the client closed the connection before a streamed answer had ended. */
+  hungUpAt?: number;
 }
 
 /** A failure to inject into a chat completion request. */
@@ -54,6 +56,13 @@ export interface StubOpenAI {
   reply(fn: (body: any) => string): void;
   /** Adds a fixed latency to every answer (default 0) */
   latency(ms: number): void;
+  /**
+   * Streams answers one word at a time with this gap between words (default 0: a few pieces at
+   * once). Each chunk's send time is recorded in `tokenTimes`.
+   */
+  tokenGap(ms: number): void;
+  /** When each streamed chunk with text was written, per request, in order. */
+  tokenTimes: Map<RecordedRequest, number[]>;
   /** Forgets requests, rules, reply function and latency */
   reset(): void;
   close(): Promise<void>;
@@ -169,6 +178,30 @@ export const jestSafeFetch = (input: string | URL | Request, init?: RequestInit)
     throw Object.assign(new Error((err as Error).message, { cause: err }), { name: 'AbortError' });
   });
 
+/**
+ * A chat completion (as a fault's body) as the chunks a streaming server sends for it: its
+ * message as one delta, then its finish; undefined when the body is not a completion.
+ */
+function asChunks(text: string): object[] | undefined {
+  let completion: any;
+  try {
+    completion = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof completion !== 'object' || completion === null || !Array.isArray(completion.choices)) return undefined;
+  const base = { id: completion.id ?? 'chatcmpl-odd', object: 'chat.completion.chunk', created: completion.created ?? 0, model: completion.model ?? 'gpt-4o' };
+  if (!completion.choices.length) return [{ ...base, choices: [] }];
+  return completion.choices.flatMap((choice: any) => {
+    const { role, content, tool_calls: toolCalls } = choice.message ?? {};
+    const delta = { role, content, ...(toolCalls ? { tool_calls: toolCalls.map((call: object, index: number) => ({ index, ...call })) } : {}) };
+    return [
+      { ...base, choices: [{ index: choice.index ?? 0, delta, finish_reason: null }] },
+      { ...base, choices: [{ index: choice.index ?? 0, delta: {}, finish_reason: choice.finish_reason ?? 'stop' }] },
+    ];
+  });
+}
+
 /** Starts a stub on a free port of 127.0.0.1. */
 export async function startStubOpenAI(): Promise<StubOpenAI> {
   const requests: RecordedRequest[] = [];
@@ -176,6 +209,8 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
   let rules: FaultRule[] = [];
   let makeReply: (body: any) => string = defaultReply;
   let latencyMs = 0;
+  let tokenGapMs = 0;
+  const tokenTimes = new Map<RecordedRequest, number[]>();
   // Waits in progress, so close() can end them instead of leaving timers that keep jest alive.
   const waits = new Map<NodeJS.Timeout, () => void>();
 
@@ -249,6 +284,14 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     const delay = latencyMs + (fault?.kind === 'slow' ? fault.delayMs : 0);
     if (!(await wait(delay, res))) return;
     if (fault?.kind === 'answer') {
+      const streamed = typeof body === 'object' && body?.stream === true ? asChunks(fault.body) : undefined;
+      if (streamed) {
+        // The same odd answer as a streaming server sends it.
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'x-request-id': `req_${randomUUID()}` });
+        for (const chunk of streamed) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_${randomUUID()}` });
       res.end(fault.body);
       return;
@@ -294,14 +337,27 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
         choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
         ...(withUsage ? { usage: null } : {}),
       });
-      const events: object[] = [chunk({ role: 'assistant', content: '' }, null)];
-      // A few pieces, so consumers must really join deltas.
+      // Word by word with a gap, or a few pieces at once; either way consumers must really join deltas.
       const size = Math.max(1, Math.ceil(content.length / 4));
-      for (let i = 0; i < content.length; i += size) events.push(chunk({ content: content.slice(i, i + size) }, null));
-      events.push(chunk({}, 'stop'));
-      if (withUsage) events.push({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+      const pieces = tokenGapMs > 0 ? (content.match(/\s*\S+\s*/g) ?? [content]) : Array.from({ length: Math.ceil(content.length / size) }, (_, i) => content.slice(i * size, (i + 1) * size));
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
-      for (const event of events) res.write(`data: ${JSON.stringify(event)}\n\n`);
+      res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: '' }, null))}\n\n`);
+      const times: number[] = [];
+      tokenTimes.set(recorded, times);
+      for (const [index, piece] of pieces.entries()) {
+        if (index > 0 && !(await wait(tokenGapMs, res))) {
+          recorded.hungUpAt = Date.now();
+          return;
+        }
+        if (res.destroyed) {
+          recorded.hungUpAt = Date.now();
+          return;
+        }
+        res.write(`data: ${JSON.stringify(chunk({ content: piece }, null))}\n\n`);
+        times.push(Date.now());
+      }
+      res.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`);
+      if (withUsage) res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
       res.end('data: [DONE]\n\n');
     } else {
       res.writeHead(200, { 'content-type': 'application/json', ...headers });
@@ -337,7 +393,11 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     fail: (rule) => void rules.push({ ...rule }),
     reply: (fn) => void (makeReply = fn),
     latency: (ms) => void (latencyMs = ms),
+    tokenGap: (ms) => void (tokenGapMs = ms),
+    tokenTimes,
     reset: () => {
+      tokenGapMs = 0;
+      tokenTimes.clear();
       requests.length = 0;
       succeeded.clear();
       rules = [];

@@ -46,6 +46,7 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
             claimed,
             orgId: job.org_id,
             sessionId: job.session_id,
+            itemId: claimed.message_id,
             systemPrompt: session.system_prompt ?? env.defaultSystemPrompt(),
             message: question.content,
             history: claimed.request_history,

@@ -28,6 +28,7 @@ export async function answerTask(db: Db, job: TaskJob, attempt: Attempt): Promis
       claimed,
       orgId: job.org_id,
       sessionId: job.session_id,
+      itemId: job.ctx_id,
       systemPrompt: claimed.system_prompt ?? session?.system_prompt ?? env.defaultSystemPrompt(),
       message: claimed.task,
       history: claimed.request_history,

@@ -9,6 +9,8 @@ import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgSettings, OrgSettingsInvalid, type OrgSettings } from '../platform/org-settings.js';
 import type { Db } from '../store/client.js';
 import { release, settle, type WorkItemFields } from './claims.js';
+import { liveWriter, readProgress } from './progress.js';
+import { progressPump } from './progress-pump.js';
 import { gaveUpSentence, type WorkItemState, type WorkKind } from './work-items.js';
 
 /** What became of a job: finished (delete it), or to be tried again after a delay. */
@@ -49,6 +51,8 @@ export interface WorkToAnswer {
   claimed: WorkItemState & { request_model?: string };
   orgId: string;
   sessionId: string;
+  /** The message id of the answer, or the ctx id of the task. */
+  itemId: string;
   systemPrompt: string | undefined;
   message: string;
   /** The request's own history, or stored history is read from before this id (the question, or the task). */
@@ -69,7 +73,11 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   let settings: OrgSettings | undefined;
   let model: string;
   let messages: ChatMessage[];
+  const ref = { orgId, sessionId: work.sessionId, itemId: work.itemId };
+  const live = liveWriter(db, ref, attempt.claimer, attempts);
   try {
+    // A cancel that came before the model was asked: the item is cancelled, with nothing generated.
+    if (!(await live.start())) return settleCancelled(db, work, attempt, '');
     settings = await orgSettings(orgId);
     if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
     model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;
@@ -92,10 +100,23 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   }
 
   const startedAt = Date.now();
+  // The text is written as progress while it streams; a cancel or a lost claim found by a progress
+  // write (or by the check made each second while no text comes) aborts the call.
+  const stop = new AbortController();
+  const pump = progressPump(live, stop, (error) => logger.warn('a progress write failed', { error: (error as Error).name }));
+  const call = (with_: OrgSettings, ms: number) => askModel(with_, model, messages, ms, { signal: stop.signal, onText: pump.add });
   let result: ModelAnswer;
   try {
-    result = await askModel(settings, model, messages, timeoutMs);
+    result = await call(settings, timeoutMs);
+    await pump.close();
   } catch (error) {
+    await pump.close();
+    if (stop.signal.aborted) {
+      // Cancelled: the item says so with what was generated (unless the cancel wrote it first). A
+      // lost claim: another worker answers the item now, and this one leaves it to that worker.
+      const progress = await readProgress(db, ref);
+      return progress?.cancelledAt ? settleCancelled(db, work, attempt, progress.text) : FINISHED;
+    }
     let failure = classifyModelFailure(error, orgId, model);
     let retried: ModelAnswer | undefined;
     if (failure.kind === 'key_refused') {
@@ -103,7 +124,7 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
       const fresh = await orgSettings(orgId, { fresh: true });
       if (fresh && fresh.apiKey !== settings.apiKey) {
         try {
-          retried = await askModel(fresh, model, messages, attempt.remainingMs() - WRITE_MARGIN_MS);
+          retried = await call(fresh, attempt.remainingMs() - WRITE_MARGIN_MS);
         } catch (retryError) {
           failure = classifyModelFailure(retryError, orgId, model);
         }
@@ -190,6 +211,17 @@ export async function settleFailed(
   addMetric(`${work.kind.metric}Failed`, MetricUnit.Count, 1);
   await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.failed, {
     ...fields,
+    completed_at: new Date(now).toISOString(),
+    latency_ms: now - Date.parse(work.claimed.created_at),
+  });
+  return FINISHED;
+}
+
+/** Settles a claimed item as cancelled, keeping `textSoFar` (a no-op if the cancel wrote it first). */
+async function settleCancelled(db: Db, work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed'>, attempt: Attempt, textSoFar: string): Promise<Outcome> {
+  const now = Date.now();
+  await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.cancelled, {
+    ...work.kind.cancelledFields(textSoFar),
     completed_at: new Date(now).toISOString(),
     latency_ms: now - Date.parse(work.claimed.created_at),
   });

@@ -4,18 +4,28 @@
  */
 
 /**
- * The states of a work item: a message (`PENDING → PROCESSING → COMPLETED | FAILED`) or a task
- * (`pending → processing → done | error`, lower case as the guide's clients expect).
+ * The states of a work item: a message (`PENDING → PROCESSING → COMPLETED | FAILED | CANCELLED`) or
+ * a task (`pending → processing → done | error | cancelled`, lower case as the guide's clients expect).
  */
 export interface Lifecycle {
   pending: string;
   processing: string;
   done: string;
   failed: string;
+  cancelled: string;
 }
 
-export const MESSAGE_LIFECYCLE = { pending: 'PENDING', processing: 'PROCESSING', done: 'COMPLETED', failed: 'FAILED' } as const satisfies Lifecycle;
-export const TASK_LIFECYCLE = { pending: 'pending', processing: 'processing', done: 'done', failed: 'error' } as const satisfies Lifecycle;
+export const MESSAGE_LIFECYCLE = {
+  pending: 'PENDING',
+  processing: 'PROCESSING',
+  done: 'COMPLETED',
+  failed: 'FAILED',
+  cancelled: 'CANCELLED',
+} as const satisfies Lifecycle;
+export const TASK_LIFECYCLE = { pending: 'pending', processing: 'processing', done: 'done', failed: 'error', cancelled: 'cancelled' } as const satisfies Lifecycle;
+
+/** The `error` of a cancelled item. */
+export const CANCELLED_SENTENCE = 'Cancelled by the user.';
 
 /** The attributes a worker keeps on an item it answers (claims.ts writes them). */
 export interface WorkItemState {
@@ -39,21 +49,26 @@ export interface WorkKind {
   lifecycle: Lifecycle;
   /** The fields of a failed item: what the API then shows. */
   failedFields(sentence: string): Record<string, unknown>;
+  /** The fields of a cancelled item, with the text generated before the cancel. */
+  cancelledFields(textSoFar: string): Record<string, unknown>;
 }
 
 export const ANSWER: WorkKind = {
   metric: 'Answer',
   lifecycle: MESSAGE_LIFECYCLE,
   failedFields: (sentence) => ({ content: sentence, error: sentence }),
+  cancelledFields: (textSoFar) => ({ content: textSoFar, error: CANCELLED_SENTENCE }),
 };
 
 export const TASK: WorkKind = {
   metric: 'Task',
   lifecycle: TASK_LIFECYCLE,
   failedFields: (sentence) => ({ error: sentence, result: null }),
+  cancelledFields: (textSoFar) => ({ error: CANCELLED_SENTENCE, result: textSoFar }),
 };
 
-export const isFinished = (status: unknown, states: Lifecycle): boolean => status === states.done || status === states.failed;
+export const isFinished = (status: unknown, states: Lifecycle): boolean =>
+  status === states.done || status === states.failed || status === states.cancelled;
 
 /** Seconds until another worker's claim would run out (at least 1, at most a minute): when to come back. */
 export function secondsUntilLeaseEnds(leaseUntil: number | undefined, nowMs = Date.now()): number {

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError } from 'openai';
 import type { Usage } from '../messages/schema.js';
 import type { OrgSettings } from '../platform/org-settings.js';
 import type { ChatMessage } from './prompt.js';
@@ -38,20 +38,63 @@ async function noRetryOnExhaustedQuota(input: string | URL | Request, init?: Req
   return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }
 
-/** One chat completion through the official SDK, given up after `timeoutMs`. */
-export async function askModel(settings: OrgSettings, model: string, messages: ChatMessage[], timeoutMs: number): Promise<ModelAnswer> {
+/** What the caller sees of a model call while it runs. */
+export interface ModelCallOptions {
+  /** Ends the call early (a cancel, a lost claim): the SDK aborts the request. */
+  signal?: AbortSignal;
+  /** Each piece of text as the model streams it. */
+  onText?: (text: string) => void;
+}
+
+/**
+ * One chat completion through the official SDK, streamed (`stream_options.include_usage`, so that
+ * the usage of a streamed answer is right), given up after `timeoutMs` or when `signal` aborts.
+ * @example await askModel(settings, 'gpt-4o', messages, 60_000, { onText: (text) => pump.add(text) })
+ */
+export async function askModel(
+  settings: OrgSettings,
+  model: string,
+  messages: ChatMessage[],
+  timeoutMs: number,
+  options: ModelCallOptions = {},
+): Promise<ModelAnswer> {
   // `timeout` bounds each try; the signal bounds all of them together, retries included.
-  const completion = await clientFor(settings).chat.completions.create(
-    { model, messages },
-    { timeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) },
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const stream = await clientFor(settings).chat.completions.create(
+    { model, messages, stream: true, stream_options: { include_usage: true } },
+    { timeout: timeoutMs, signal },
   );
-  if (typeof completion !== 'object' || completion === null || !Array.isArray(completion.choices)) throw new UnusableAnswer('unreadable');
-  const message = completion.choices[0]?.message;
-  if (!message?.content?.trim()) throw new UnusableAnswer(message?.tool_calls?.length ? 'tool_call' : 'empty');
-  const usage = completion.usage
-    ? { prompt_tokens: completion.usage.prompt_tokens, completion_tokens: completion.usage.completion_tokens, total_tokens: completion.usage.total_tokens }
-    : undefined;
-  return { content: message.content, model: completion.model || model, usage };
+  let content = '';
+  let chunks = 0;
+  let toolCalls = false;
+  let answeredModel = '';
+  let usage: Usage | undefined;
+  let finished = false;
+  for await (const chunk of stream) {
+    chunks++;
+    if (typeof chunk !== 'object' || chunk === null) throw new UnusableAnswer('unreadable');
+    answeredModel ||= typeof chunk.model === 'string' ? chunk.model : '';
+    if (chunk.usage) {
+      usage = { prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: chunk.usage.completion_tokens, total_tokens: chunk.usage.total_tokens };
+    }
+    const delta = Array.isArray(chunk.choices) ? chunk.choices[0]?.delta : undefined;
+    if (delta?.tool_calls?.length) toolCalls = true;
+    if (Array.isArray(chunk.choices) && chunk.choices[0]?.finish_reason) finished = true;
+    if (typeof delta?.content === 'string' && delta.content) {
+      content += delta.content;
+      options.onText?.(delta.content);
+    }
+  }
+  // The SDK ends the iteration quietly when the signal aborts: a cancel, or the deadline mid-stream.
+  if (options.signal?.aborted) throw new APIUserAbortError();
+  if (deadline.aborted) throw new APIConnectionTimeoutError();
+  // A body that is not an event stream at all (an HTML error page, a server that ignored `stream`) yields no chunk.
+  if (!chunks) throw new UnusableAnswer('unreadable');
+  // Text that stopped without a finish: the connection ended early, and the answer is not whole.
+  if (content && !finished) throw new APIConnectionError({ message: 'The answer stream ended before the answer did.' });
+  if (!content.trim()) throw new UnusableAnswer(toolCalls ? 'tool_call' : 'empty');
+  return { content, model: answeredModel || model, usage };
 }
 
 /**

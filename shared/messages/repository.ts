@@ -1,5 +1,6 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { failUnfinished, withdrawUnclaimed, type WorkItemFields } from '../jobs/claims.js';
+import { readProgress } from '../jobs/progress.js';
 import { MESSAGE_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { ChatMessage } from '../llm/prompt.js';
 import { batchWrite, deleteRequest, putRequest } from '../store/batch.js';
@@ -57,6 +58,8 @@ export interface MessageRepository {
   failUnfinished(item: MessageItem, fields: WorkItemFields): Promise<MessageItem | undefined>;
   /** Removes a waiting answer no worker has claimed; false when one had (see `withdrawUnclaimed`). */
   withdrawUnclaimed(orgId: string, sessionId: string, messageId: string): Promise<boolean>;
+  /** The text generated so far of an answer being generated (jobs/progress.ts); undefined before any. */
+  textSoFar(orgId: string, sessionId: string, messageId: string): Promise<string | undefined>;
 }
 
 const copyPresent = (from: object, to: Record<string, unknown>, fields: readonly string[]): void => {
@@ -218,5 +221,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
     },
 
     withdrawUnclaimed: (orgId, sessionId, messageId) => withdrawUnclaimed(db, keys.message(orgId, sessionId, messageId), MESSAGE_LIFECYCLE),
+
+    textSoFar: async (orgId, sessionId, messageId) => (await readProgress(db, { orgId, sessionId, itemId: messageId }))?.text,
   };
 }

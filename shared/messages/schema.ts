@@ -55,7 +55,7 @@ export type ListMessagesQuery = z.infer<typeof ListMessagesQuery>;
 
 export const MessagePathParams = z.object({ session_id: IdSchema, message_id: IdSchema });
 
-export const MessageStatus = z.enum(['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED']);
+export const MessageStatus = z.enum(['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED']);
 export type MessageStatus = z.infer<typeof MessageStatus>;
 
 export const Usage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number() });

@@ -98,9 +98,13 @@ export type AskService = ReturnType<typeof askService>;
  * a waiting answer is given up when read.
  */
 export function messageService({ messages, sessions, access, readLimit }: MessageServiceDeps) {
-  /** Fails a waiting answer read past the deadline, then shows it. */
-  const view = async (item: MessageItem): Promise<Message> =>
-    toMessage(await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields)));
+  /** Fails a waiting answer read past the deadline; shows one being generated with its text so far. */
+  const view = async (item: MessageItem): Promise<Message> => {
+    const current = await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields));
+    if (current.status !== ANSWER.lifecycle.processing) return toMessage(current);
+    const textSoFar = await messages.textSoFar(current.pk.split('#')[1]!, current.session_id, current.message_id);
+    return toMessage({ ...current, content: textSoFar ?? '' });
+  };
 
   return {
 

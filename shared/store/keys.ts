@@ -7,6 +7,8 @@ const sessionPk = (orgId: string, sessionId: string): string => `ORG#${orgId}#SE
 export const SESSION_SK = 'SESSION';
 export const MESSAGE_SK_PREFIX = 'MSG#';
 export const TASK_SK_PREFIX = 'CTX#';
+/** Progress items; not under MSG# or CTX#, so that listing messages or tasks never meets them. */
+export const LIVE_SK_PREFIX = 'LIVE#';
 const SESSION_OWNER_SK_PREFIX = 'SESSION#';
 
 export const keys = {
@@ -25,6 +27,13 @@ export const keys = {
   task: (orgId: string, sessionId: string, taskId: string) => ({
     pk: sessionPk(orgId, sessionId),
     sk: `${TASK_SK_PREFIX}${taskId}`,
+  }),
+  /** The progress head of an answer or a task being generated (jobs/progress.ts). */
+  liveHead: (orgId: string, sessionId: string, itemId: string) => ({ pk: sessionPk(orgId, sessionId), sk: `${LIVE_SK_PREFIX}${itemId}` }),
+  /** One progress part: of claim `generation` (a takeover starts afresh), number `seq` of it. */
+  livePart: (orgId: string, sessionId: string, itemId: string, generation: number, seq: number) => ({
+    pk: sessionPk(orgId, sessionId),
+    sk: `${LIVE_SK_PREFIX}${itemId}#${String(generation).padStart(3, '0')}#${String(seq).padStart(6, '0')}`,
   }),
   /** One partition per org for its rate counters; one item per 10-second bucket. */
   rateCounter: (orgId: string) => `ORG#${orgId}#RATE`,

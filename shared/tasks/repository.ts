@@ -1,5 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { failUnfinished, withdrawUnclaimed, type WorkItemFields } from '../jobs/claims.js';
+import { readProgress } from '../jobs/progress.js';
 import { TASK_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { History } from '../messages/schema.js';
 import type { Db } from '../store/client.js';
@@ -36,6 +37,8 @@ export interface TaskRepository {
   failUnfinished(item: TaskItem, fields: WorkItemFields): Promise<TaskItem | undefined>;
   /** Removes a pending task no worker has claimed; false when one had (see `withdrawUnclaimed`). */
   withdrawUnclaimed(orgId: string, sessionId: string, taskId: string): Promise<boolean>;
+  /** The text generated so far of a task being answered (jobs/progress.ts); undefined before any. */
+  textSoFar(orgId: string, sessionId: string, taskId: string): Promise<string | undefined>;
 }
 
 /** A stored task as the API shows it. */
@@ -77,5 +80,7 @@ export function dynamoTaskRepository(db: Db): TaskRepository {
     },
 
     withdrawUnclaimed: (orgId, sessionId, taskId) => withdrawUnclaimed(db, keys.task(orgId, sessionId, taskId), TASK_LIFECYCLE),
+
+    textSoFar: async (orgId, sessionId, taskId) => (await readProgress(db, { orgId, sessionId, itemId: taskId }))?.text,
   };
 }

@@ -15,7 +15,7 @@ export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
 export const TaskPathParams = z.object({ session_id: IdSchema, ctx_id: IdSchema });
 
-export const TaskStatus = z.enum(['pending', 'processing', 'done', 'error']);
+export const TaskStatus = z.enum(['pending', 'processing', 'done', 'error', 'cancelled']);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 /** A context task as the API answers it. */

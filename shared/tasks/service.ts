@@ -82,7 +82,10 @@ export function taskService({ tasks, access }: TaskServiceDeps) {
       const item = await tasks.get(principal.orgId, sessionId, taskId);
       if (!item) throw notFound('Context task');
       await access.authorizeItem(principal, sessionId, item.user_id, 'Context task');
-      return toTask(await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields)));
+      const current = await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
+      if (current.status !== TASK.lifecycle.processing) return toTask(current);
+      // Being answered: its result so far.
+      return { ...toTask(current), result: (await tasks.textSoFar(principal.orgId, sessionId, taskId)) ?? null };
     },
   };
 }

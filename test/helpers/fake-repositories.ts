@@ -146,6 +146,11 @@ export class FakeMessages implements MessageRepository {
     Object.assign(stored, fields, { status: MESSAGE_LIFECYCLE.failed });
     return structuredClone(stored);
   }
+  /** Text generated so far, by `org/session/message` (what a worker's progress writes would hold). */
+  readonly live = new Map<string, string>();
+  async textSoFar(orgId: string, sessionId: string, messageId: string) {
+    return this.live.get(this.id(orgId, sessionId, messageId));
+  }
   async withdrawUnclaimed(orgId: string, sessionId: string, messageId: string) {
     const stored = this.items.get(this.id(orgId, sessionId, messageId));
     if (!stored || stored.status !== MESSAGE_LIFECYCLE.pending || stored.attempts !== undefined) return false;
@@ -174,6 +179,10 @@ export class FakeTasks implements TaskRepository {
     if (!stored || isFinished(stored.status, TASK_LIFECYCLE)) return undefined;
     Object.assign(stored, fields, { status: TASK_LIFECYCLE.failed });
     return structuredClone(stored);
+  }
+  readonly live = new Map<string, string>();
+  async textSoFar(orgId: string, sessionId: string, taskId: string) {
+    return this.live.get(this.id(orgId, sessionId, taskId));
   }
   async withdrawUnclaimed(orgId: string, sessionId: string, taskId: string) {
     const stored = this.items.get(this.id(orgId, sessionId, taskId));

@@ -176,8 +176,9 @@ describe('classifyModelFailure, with real SDK errors', () => {
 describe('askModel against the stub', () => {
   const settings = () => ({ apiKey: 'sk-clinic', baseUrl: stub.url });
 
-  it('answers with the content, the model and the usage', async () => {
-    const answer = await askModel(settings(), MODEL, messages, 5000);
+  it('answers with the content, the model and the usage, asking for a stream with its usage', async () => {
+    const pieces: string[] = [];
+    const answer = await askModel(settings(), MODEL, messages, 5000, { onText: (text) => pieces.push(text) });
     const content = 'Answer to "What is the capital of France?" (2 messages)';
     const prompt = Math.ceil(('Be brief.' + 'What is the capital of France?').length / 4);
     const reply = Math.ceil(content.length / 4);
@@ -187,8 +188,41 @@ describe('askModel against the stub', () => {
       usage: { prompt_tokens: prompt, completion_tokens: reply, total_tokens: prompt + reply },
     });
     expect(stub.requests).toEqual([
-      expect.objectContaining({ apiKey: 'sk-clinic', path: '/v1/chat/completions', body: { model: MODEL, messages } }),
+      expect.objectContaining({
+        apiKey: 'sk-clinic',
+        path: '/v1/chat/completions',
+        body: { model: MODEL, messages, stream: true, stream_options: { include_usage: true } },
+      }),
     ]);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe(content);
+  });
+
+  it('hands over the text as the model streams it, and stops the model when aborted', async () => {
+    stub.tokenGap(100);
+    stub.reply(() => 'one two three four five six seven eight nine ten');
+    const stop = new AbortController();
+    const seen: Array<{ text: string; at: number }> = [];
+    const call = askModel(settings(), MODEL, messages, 10_000, {
+      signal: stop.signal,
+      onText: (text) => {
+        seen.push({ text, at: Date.now() });
+        if (seen.length === 3) stop.abort();
+      },
+    });
+    const error = await errorOf(call);
+    expect(error).toBeInstanceOf(APIUserAbortError);
+    expect(seen.map((piece) => piece.text).join('')).toBe('one two three ');
+    // The stub saw the connection closed, well before the answer would have ended.
+    for (let i = 0; i < 50 && stub.requests[0]!.hungUpAt === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stub.requests[0]!.hungUpAt! - seen[2]!.at).toBeLessThan(2000);
+    expect(stub.tokenTimes.get(stub.requests[0]!)!.length).toBeLessThan(10);
+  });
+
+  it('refuses a body that is not an event stream as unreadable', async () => {
+    stub.fail({ fault: { kind: 'answer', body: '<html>oops</html>' } });
+    const error = await errorOf(askModel(settings(), MODEL, messages, 5000));
+    expect(error).toMatchObject({ name: 'UnusableAnswer', reason: 'unreadable' });
   });
 
   it('rides out a 429 and a 500 through the SDK’s own retries', async () => {

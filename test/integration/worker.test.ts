@@ -733,3 +733,83 @@ describe('records that are not jobs', () => {
     expect(stub.requests).toHaveLength(0);
   });
 });
+
+describe('progress while an answer is generated', () => {
+  const words = Array.from({ length: 24 }, (_, i) => `word${i}`).join(' ');
+
+  /** The progress items of one answer or task, read from the table. */
+  async function liveItems(sessionId: string, itemId: string) {
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { Items } = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :live)',
+        ExpressionAttributeValues: { ':pk': keys.sessionPartition(ORG, sessionId), ':live': `LIVE#${itemId}` },
+      }),
+    );
+    return Items ?? [];
+  }
+
+  it('shows the text so far while PROCESSING, only growing, then the whole answer; each progress write is small whatever the request', async () => {
+    stub.reply(() => words);
+    stub.tokenGap(60);
+    const c = await as();
+    const sessionId = await newSession(c);
+    // A large request history: the answer's item is large, its progress writes must not be.
+    const history = Array.from({ length: 40 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `${i} ${'x'.repeat(2_500)}` }));
+    const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message: 'Count', history });
+    expect(asked.status).toBe(202);
+    const { record } = await inbox.job(askQueue(), asked.body.message_id);
+    const handled = handleAsk(record);
+
+    const seen: string[] = [];
+    let done = false;
+    void handled.then(() => (done = true));
+    while (!done) {
+      const now = await message(c, sessionId, asked.body.message_id);
+      if (now.status === 'PROCESSING') seen.push(now.content);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(failures(await handled)).toEqual([]);
+    const final = await message(c, sessionId, asked.body.message_id);
+    expect(final).toMatchObject({ status: 'COMPLETED', content: words, usage: { completion_tokens: estimateTokens(words) } });
+
+    const partial = seen.filter((text) => text.length > 0 && text.length < words.length);
+    expect(partial.length).toBeGreaterThanOrEqual(2);
+    for (const [index, text] of seen.entries()) {
+      expect(words.startsWith(text)).toBe(true);
+      if (index > 0) expect(text.length).toBeGreaterThanOrEqual(seen[index - 1]!.length);
+    }
+
+    const items = await liveItems(sessionId, asked.body.message_id);
+    const parts = items.filter((item) => String(item.sk).split('#').length > 2);
+    // 24 words 60 ms apart (about 1.4 s) at most four writes a second: far fewer writes than words.
+    const elapsed = stub.tokenTimes.get(stub.completions()[0]!)!;
+    const seconds = (elapsed.at(-1)! - elapsed[0]!) / 1000;
+    expect(parts.length).toBeGreaterThanOrEqual(2);
+    expect(parts.length).toBeLessThanOrEqual(Math.ceil(seconds * 4) + 2);
+    expect(parts.length).toBeLessThan(24);
+    for (const item of items) expect(Buffer.byteLength(JSON.stringify(item))).toBeLessThan(1024);
+    expect(parts.map((item) => item.text).join('')).toBe(words.slice(0, parts.map((item) => item.text).join('').length));
+  }, 30_000);
+
+  it('shows a task’s result so far while processing', async () => {
+    stub.reply(() => words);
+    stub.tokenGap(60);
+    const c = await as();
+    const sessionId = await newSession(c);
+    const ctxId = await startTask(c, sessionId, 'Count');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    const handled = handleTask(record);
+    let partial: string | undefined;
+    for (let i = 0; i < 100 && partial === undefined; i++) {
+      const now = await task(c, sessionId, ctxId);
+      if (now.status === 'processing' && now.result) partial = now.result;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(failures(await handled)).toEqual([]);
+    expect(words.startsWith(partial!)).toBe(true);
+    expect(partial!.length).toBeLessThan(words.length);
+    expect(await task(c, sessionId, ctxId)).toMatchObject({ status: 'done', result: words });
+  }, 30_000);
+});

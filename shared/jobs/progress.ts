@@ -1,0 +1,158 @@
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, type Db } from '../store/client.js';
+import { keys } from '../store/keys.js';
+import { TABLE } from '../store/table.js';
+
+/**
+ * The text of an answer (or a task) while it is generated, kept apart from its item: that item can
+ * carry the request's whole history, and DynamoDB bills an update by the size of the whole item.
+ * A head item (`LIVE#<id>`: who writes, how many parts, how many characters) and one small part
+ * item per progress write (`LIVE#<id>#<seq>`), so that every progress write costs the same two
+ * small writes whatever the size of the answer, the session or the request. The finished text is
+ * written once into the item itself, which then reads in one GetItem as before. Parts and head
+ * expire after a day (TTL) and go with their session's delete.
+ */
+
+/** How long progress items are kept after their last write. */
+const LIVE_TTL_SECONDS = 24 * 60 * 60;
+
+export interface LiveProgress {
+  /** The text generated so far (every committed part, in order). */
+  text: string;
+  /** Parts committed so far (of the claim writing now). */
+  seq: number;
+  /** When a cancel was asked for, if it was. */
+  cancelledAt?: string;
+}
+
+/** Where one item's progress lives. */
+export interface LiveRef {
+  orgId: string;
+  sessionId: string;
+  /** The message id of an answer, or the ctx id of a task. */
+  itemId: string;
+}
+
+const expiresAt = () => Math.floor(Date.now() / 1000) + LIVE_TTL_SECONDS;
+
+/**
+ * The writer's side of one item's progress, for one claim. `start` takes the head for this claimer
+ * (a takeover takes it from a dead worker, whose later writes then fail); `append` stores a part and
+ * commits it in the head if this claimer still holds it and no cancel was asked for. Parts are
+ * keyed by the claim's `generation` (its try number), so a worker that lost its claim can never
+ * overwrite a part its successor committed.
+ */
+export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: number) {
+  const head = keys.liveHead(ref.orgId, ref.sessionId, ref.itemId);
+  let seq = 0;
+  let chars = 0;
+  return {
+    /** @returns false when a cancel came first: the model is not to be asked. */
+    async start(): Promise<boolean> {
+      try {
+        await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: head,
+            UpdateExpression: 'SET claimer = :claimer, generation = :generation, seq = :zero, chars = :zero, #ttl = :ttl',
+            ConditionExpression: 'attribute_not_exists(cancelled_at)',
+            ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
+            ExpressionAttributeValues: { ':claimer': claimer, ':generation': generation, ':zero': 0, ':ttl': expiresAt() },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
+    /** @returns false when the claim was lost or a cancel was asked for: stop generating. */
+    async append(text: string): Promise<boolean> {
+      const next = seq + 1;
+      await db.doc.send(
+        new PutCommand({
+          TableName: db.table,
+          Item: { ...keys.livePart(ref.orgId, ref.sessionId, ref.itemId, generation, next), text, offset: chars, [TABLE.ttlAttribute]: expiresAt() },
+        }),
+      );
+      try {
+        await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: head,
+            UpdateExpression: 'SET seq = :seq, chars = :chars',
+            ConditionExpression: 'claimer = :claimer AND attribute_not_exists(cancelled_at)',
+            ExpressionAttributeValues: { ':seq': next, ':chars': chars + text.length, ':claimer': claimer },
+          }),
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+      seq = next;
+      chars += text.length;
+      return true;
+    },
+
+    /** @returns false when the claim was lost or a cancel was asked for (one small read). */
+    async stillHeld(): Promise<boolean> {
+      const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: head, ConsistentRead: true }));
+      return Item?.claimer === claimer && Item.cancelled_at === undefined;
+    },
+  };
+}
+
+/**
+ * Marks a cancel on an item's progress (creating the head if no worker has yet): from then on no
+ * part is committed, and a worker that has not started does not.
+ * @returns the parts committed at that moment.
+ */
+export async function markCancelled(db: Db, ref: LiveRef, at: string): Promise<number> {
+  const { Attributes } = await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: keys.liveHead(ref.orgId, ref.sessionId, ref.itemId),
+      UpdateExpression: 'SET cancelled_at = if_not_exists(cancelled_at, :at), #ttl = :ttl',
+      ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
+      ExpressionAttributeValues: { ':at': at, ':ttl': expiresAt() },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return Number(Attributes?.seq ?? 0);
+}
+
+/**
+ * The committed text of an item's progress, from part `afterSeq` on (all of it by default);
+ * undefined when nothing was written. One GetItem of the head and, when parts were committed, one
+ * Query of them (a page holds 1 MB of parts).
+ */
+export async function readProgress(db: Db, ref: LiveRef, afterSeq = 0): Promise<LiveProgress | undefined> {
+  const head = keys.liveHead(ref.orgId, ref.sessionId, ref.itemId);
+  const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: head, ConsistentRead: true }));
+  if (!Item) return undefined;
+  const seq = Number(Item.seq ?? 0);
+  const generation = Number(Item.generation ?? 0);
+  const texts: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  if (seq > afterSeq) {
+    do {
+      const page = await db.doc.send(
+        new QueryCommand({
+          TableName: db.table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: {
+            ':pk': head.pk,
+            ':from': keys.livePart(ref.orgId, ref.sessionId, ref.itemId, generation, afterSeq + 1).sk,
+            ':to': keys.livePart(ref.orgId, ref.sessionId, ref.itemId, generation, seq).sk,
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) texts.push(String(item.text));
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+  return { text: texts.join(''), seq, ...(Item.cancelled_at ? { cancelledAt: String(Item.cancelled_at) } : {}) };
+}
