@@ -162,3 +162,29 @@ export async function withdrawUnclaimed(db: Db, key: Key, states: Lifecycle): Pr
     throw error;
   }
 }
+
+/**
+ * Ends an item in `status` with `fields` if it is still in the state `from` (whoever holds it):
+ * a cancel of a waiting or a running item.
+ * @returns the item as written, or undefined when it was no longer in that state (or is gone).
+ */
+export async function settleFrom(db: Db, key: Key, from: string, status: string, fields: Item): Promise<ClaimedItem | undefined> {
+  const { UpdateExpression, names, values } = finalUpdate(status, fields);
+  try {
+    const { Attributes } = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression,
+        ConditionExpression: 'attribute_exists(pk) AND #status = :from',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...values, ':from': from },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return Attributes as ClaimedItem | undefined;
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
+    throw error;
+  }
+}

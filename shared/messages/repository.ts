@@ -1,7 +1,8 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { failUnfinished, withdrawUnclaimed, type WorkItemFields } from '../jobs/claims.js';
+import { cancelWork, type CancelOutcome } from '../jobs/cancel.js';
 import { readProgress } from '../jobs/progress.js';
-import { MESSAGE_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
+import { ANSWER, MESSAGE_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { ChatMessage } from '../llm/prompt.js';
 import { batchWrite, deleteRequest, putRequest } from '../store/batch.js';
 import type { Db } from '../store/client.js';
@@ -58,6 +59,8 @@ export interface MessageRepository {
   failUnfinished(item: MessageItem, fields: WorkItemFields): Promise<MessageItem | undefined>;
   /** Removes a waiting answer no worker has claimed; false when one had (see `withdrawUnclaimed`). */
   withdrawUnclaimed(orgId: string, sessionId: string, messageId: string): Promise<boolean>;
+  /** Cancels an answer (see `cancelWork`). */
+  cancel(orgId: string, sessionId: string, messageId: string): Promise<CancelOutcome>;
   /** The text generated so far of an answer being generated (jobs/progress.ts); undefined before any. */
   textSoFar(orgId: string, sessionId: string, messageId: string): Promise<string | undefined>;
 }
@@ -221,6 +224,8 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
     },
 
     withdrawUnclaimed: (orgId, sessionId, messageId) => withdrawUnclaimed(db, keys.message(orgId, sessionId, messageId), MESSAGE_LIFECYCLE),
+
+    cancel: (orgId, sessionId, messageId) => cancelWork(db, ANSWER, keys.message(orgId, sessionId, messageId), { orgId, sessionId, itemId: messageId }),
 
     textSoFar: async (orgId, sessionId, messageId) => (await readProgress(db, { orgId, sessionId, itemId: messageId }))?.text,
   };

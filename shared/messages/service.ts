@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
 import { ANSWER, failIfOverdue } from '../jobs/work-items.js';
 import { env } from '../platform/env.js';
-import { AppError, notFound } from '../platform/errors.js';
+import { AppError, conflict, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgReadLimiter, orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
@@ -146,6 +146,24 @@ export function messageService({ messages, sessions, access, readLimit }: Messag
       await readLimit?.(principal.orgId, env.orgReadRateLimitPerMinute());
       const page = await messages.page(principal.orgId, sessionId, { limit: query.limit, order: query.order, after: query.after });
       return { ...page, items: await Promise.all(page.items.map(view)) };
+    },
+
+    /**
+     * Cancels an answer of the caller's own session: a waiting one at once, one being generated at
+     * once too, keeping its text so far, while its worker stops the model within seconds. Cancelling
+     * it again answers it again; a finished answer or a user's message cannot be cancelled (409).
+     */
+    async cancel(principal: Principal, sessionId: string, messageId: string): Promise<Message> {
+      await access.load(principal, sessionId, 'write');
+      const item = await messages.get(principal.orgId, sessionId, messageId);
+      if (!item) throw notFound('Message');
+      if (item.role !== 'assistant') throw conflict('Only an answer can be cancelled; this is a user’s message.', 'not_cancellable');
+      const cancelled = await messages.cancel(principal.orgId, sessionId, messageId);
+      if (cancelled.outcome === 'gone') throw notFound('Message');
+      if (cancelled.outcome === 'finished') {
+        throw conflict(`This answer has already finished (${cancelled.item.status}); there is nothing to cancel.`, 'already_finished');
+      }
+      return toMessage(cancelled.item as unknown as MessageItem);
     },
 
     /** Deletes one message. A waiting answer that is deleted is simply never written. */

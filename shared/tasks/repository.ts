@@ -1,7 +1,8 @@
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { failUnfinished, withdrawUnclaimed, type WorkItemFields } from '../jobs/claims.js';
+import { cancelWork, type CancelOutcome } from '../jobs/cancel.js';
 import { readProgress } from '../jobs/progress.js';
-import { TASK_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
+import { TASK, TASK_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { History } from '../messages/schema.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
@@ -37,6 +38,8 @@ export interface TaskRepository {
   failUnfinished(item: TaskItem, fields: WorkItemFields): Promise<TaskItem | undefined>;
   /** Removes a pending task no worker has claimed; false when one had (see `withdrawUnclaimed`). */
   withdrawUnclaimed(orgId: string, sessionId: string, taskId: string): Promise<boolean>;
+  /** Cancels a task (see `cancelWork`). */
+  cancel(orgId: string, sessionId: string, taskId: string): Promise<CancelOutcome>;
   /** The text generated so far of a task being answered (jobs/progress.ts); undefined before any. */
   textSoFar(orgId: string, sessionId: string, taskId: string): Promise<string | undefined>;
 }
@@ -80,6 +83,8 @@ export function dynamoTaskRepository(db: Db): TaskRepository {
     },
 
     withdrawUnclaimed: (orgId, sessionId, taskId) => withdrawUnclaimed(db, keys.task(orgId, sessionId, taskId), TASK_LIFECYCLE),
+
+    cancel: (orgId, sessionId, taskId) => cancelWork(db, TASK, keys.task(orgId, sessionId, taskId), { orgId, sessionId, itemId: taskId }),
 
     textSoFar: async (orgId, sessionId, taskId) => (await readProgress(db, { orgId, sessionId, itemId: taskId }))?.text,
   };

@@ -3,7 +3,7 @@ import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
 import { failIfOverdue, TASK } from '../jobs/work-items.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
-import { AppError, notFound } from '../platform/errors.js';
+import { AppError, conflict, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
@@ -11,7 +11,7 @@ import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
-import { dynamoTaskRepository, toTask, type TaskRepository } from './repository.js';
+import { dynamoTaskRepository, toTask, type TaskItem, type TaskRepository } from './repository.js';
 import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 
 export interface TaskServiceDeps {
@@ -76,6 +76,17 @@ export type TaskStartService = ReturnType<typeof taskStartService>;
 /** Reading a task: scoped to the caller, failed when read past the deadline. */
 export function taskService({ tasks, access }: TaskServiceDeps) {
   return {
+    /** Cancels a task of the caller's own session, as an answer is cancelled (see the message service). */
+    async cancel(principal: Principal, sessionId: string, taskId: string): Promise<Task> {
+      await access.load(principal, sessionId, 'write');
+      const cancelled = await tasks.cancel(principal.orgId, sessionId, taskId);
+      if (cancelled.outcome === 'gone') throw notFound('Context task');
+      if (cancelled.outcome === 'finished') {
+        throw conflict(`This task has already finished (${cancelled.item.status}); there is nothing to cancel.`, 'already_finished');
+      }
+      return toTask(cancelled.item as unknown as TaskItem);
+    },
+
 
     /** One task of a session the caller may read (one GetItem: the owner is on the task); failed when read past the deadline. */
     async get(principal: Principal, sessionId: string, taskId: string): Promise<Task> {

@@ -5,7 +5,9 @@
  */
 import type { Job } from '../../shared/jobs/job-schema.js';
 import type { JobQueue } from '../../shared/jobs/job-queue.js';
-import { isFinished, MESSAGE_LIFECYCLE, TASK_LIFECYCLE } from '../../shared/jobs/work-items.js';
+import type { CancelOutcome } from '../../shared/jobs/cancel.js';
+import type { ClaimedItem } from '../../shared/jobs/claims.js';
+import { ANSWER, isFinished, MESSAGE_LIFECYCLE, TASK, TASK_LIFECYCLE, type WorkItemState, type WorkKind } from '../../shared/jobs/work-items.js';
 import { toMessageItem, type MessageItem, type MessageRepository } from '../../shared/messages/repository.js';
 import { AppError } from '../../shared/platform/errors.js';
 import type { RateLimiter } from '../../shared/rate-limit/org-rate-limit.js';
@@ -148,6 +150,9 @@ export class FakeMessages implements MessageRepository {
   }
   /** Text generated so far, by `org/session/message` (what a worker's progress writes would hold). */
   readonly live = new Map<string, string>();
+  async cancel(orgId: string, sessionId: string, messageId: string) {
+    return cancelIn(this.items.get(this.id(orgId, sessionId, messageId)), ANSWER, this.live.get(this.id(orgId, sessionId, messageId)));
+  }
   async textSoFar(orgId: string, sessionId: string, messageId: string) {
     return this.live.get(this.id(orgId, sessionId, messageId));
   }
@@ -181,6 +186,9 @@ export class FakeTasks implements TaskRepository {
     return structuredClone(stored);
   }
   readonly live = new Map<string, string>();
+  async cancel(orgId: string, sessionId: string, taskId: string) {
+    return cancelIn(this.items.get(this.id(orgId, sessionId, taskId)), TASK, this.live.get(this.id(orgId, sessionId, taskId)));
+  }
   async textSoFar(orgId: string, sessionId: string, taskId: string) {
     return this.live.get(this.id(orgId, sessionId, taskId));
   }
@@ -189,6 +197,17 @@ export class FakeTasks implements TaskRepository {
     if (!stored || stored.status !== TASK_LIFECYCLE.pending || stored.attempts !== undefined) return false;
     return this.items.delete(this.id(orgId, sessionId, taskId));
   }
+}
+
+/** The cancel rules of `cancelWork`, on an item in memory. */
+function cancelIn(item: WorkItemState | undefined, kind: WorkKind, textSoFar = ''): CancelOutcome {
+  if (!item) return { outcome: 'gone' };
+  const states = kind.lifecycle;
+  if (item.status === states.pending || item.status === states.processing) {
+    Object.assign(item, kind.cancelledFields(item.status === states.pending ? '' : textSoFar), { status: states.cancelled });
+    return { outcome: 'cancelled', item: structuredClone(item) as unknown as ClaimedItem };
+  }
+  return { outcome: item.status === states.cancelled ? 'cancelled' : 'finished', item: structuredClone(item) as unknown as ClaimedItem };
 }
 
 /**

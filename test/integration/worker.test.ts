@@ -813,3 +813,101 @@ describe('progress while an answer is generated', () => {
     expect(await task(c, sessionId, ctxId)).toMatchObject({ status: 'done', result: words });
   }, 30_000);
 });
+
+describe('cancel', () => {
+  const words = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+  const cancel = (c: Client, sessionId: string, messageId: string) => c.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
+
+  /** Polls until the answer is PROCESSING with some text, while its worker runs. */
+  async function processingWithText(c: Client, sessionId: string, messageId: string): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const now = await message(c, sessionId, messageId);
+      if (now.status === 'PROCESSING' && now.content) return now.content;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error('the answer never showed text while PROCESSING');
+  }
+
+  it('cancels a PENDING answer at once: its job asks nothing, a second cancel answers it again, the next turn is answered', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Never mind');
+    const cancelled = await cancel(c, sessionId, messageId);
+    expect(cancelled).toMatchObject({ status: 200, body: { message_id: messageId, status: 'CANCELLED', error: 'Cancelled by the user.', content: '' } });
+    expect(await cancel(c, sessionId, messageId)).toMatchObject({ status: 200, body: cancelled.body });
+    expect(failures(await handleAsk(record))).toEqual([]);
+    expect(stub.requests).toHaveLength(0);
+    const next = await ask(c, sessionId, 'Next one');
+    const { record: nextRecord } = await inbox.job(askQueue(), next.message_id);
+    expect(failures(await handleAsk(nextRecord))).toEqual([]);
+    expect(await message(c, sessionId, next.message_id)).toMatchObject({ status: 'COMPLETED' });
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'CANCELLED' });
+  });
+
+  it('cancels an answer being generated: CANCELLED at once with its text so far, the model call stopped within 2 s, the next turn not held back', async () => {
+    stub.reply((body) => (body.messages.at(-1).content === 'Long one' ? words : 'short answer'));
+    stub.tokenGap(100);
+    const c = await as();
+    const sessionId = await newSession(c);
+    const first = await ask(c, sessionId, 'Long one');
+    const second = await ask(c, sessionId, 'After it');
+    const { record } = await inbox.job(askQueue(), first.message_id);
+    const { record: secondRecord } = await inbox.job(askQueue(), second.message_id);
+    const handled = handleAsk(record);
+
+    await processingWithText(c, sessionId, first.message_id);
+    const cancelledAt = Date.now();
+    const cancelled = await cancel(c, sessionId, first.message_id);
+    expect(cancelled).toMatchObject({ status: 200, body: { status: 'CANCELLED', error: 'Cancelled by the user.' } });
+    const kept = cancelled.body.content as string;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(words.startsWith(kept)).toBe(true);
+    expect(kept.length).toBeLessThan(words.length);
+
+    expect(failures(await handled)).toEqual([]);
+    const longCall = stub.requests.find((request) => request.body.messages.at(-1).content === 'Long one')!;
+    expect(longCall.hungUpAt).toBeDefined();
+    expect(longCall.hungUpAt! - cancelledAt).toBeLessThan(2000);
+    // The worker wrote nothing over the cancel.
+    expect(await message(c, sessionId, first.message_id)).toMatchObject({ status: 'CANCELLED', content: kept });
+
+    stub.tokenGap(0);
+    expect(failures(await handleAsk(secondRecord))).toEqual([]);
+    const answered = await message(c, sessionId, second.message_id);
+    expect(answered).toMatchObject({ status: 'COMPLETED', content: 'short answer' });
+    // The next turn's prompt has the question before it, and not the cancelled half answer.
+    const secondCall = stub.requests.find((request) => request.body.messages.at(-1).content === 'After it')!;
+    expect(secondCall.body.messages.map((m: { content: string }) => m.content)).not.toContain(kept);
+  }, 30_000);
+
+  it('cancels a task being answered, keeping its result so far', async () => {
+    stub.reply(() => words);
+    stub.tokenGap(100);
+    const c = await as();
+    const sessionId = await newSession(c);
+    const ctxId = await startTask(c, sessionId, 'Long task');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    const handled = handleTask(record);
+    for (let i = 0; i < 200; i++) {
+      const now = await task(c, sessionId, ctxId);
+      if (now.status === 'processing' && now.result) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const cancelled = await c.post(`/openai/sessions/${sessionId}/ctx/${ctxId}/cancel`, undefined);
+    expect(cancelled).toMatchObject({ status: 200, body: { ctx_id: ctxId, status: 'cancelled', error: 'Cancelled by the user.' } });
+    expect(words.startsWith(cancelled.body.result)).toBe(true);
+    expect(failures(await handled)).toEqual([]);
+    expect(await task(c, sessionId, ctxId)).toMatchObject({ status: 'cancelled', result: cancelled.body.result });
+  }, 30_000);
+
+  it('refuses what cannot be cancelled: a finished answer, a user message, another owner, another tenant', async () => {
+    const { c, sessionId, messageId, userMessageId, record } = await askWithJob('Done soon');
+    expect(failures(await handleAsk(record))).toEqual([]);
+    expect(await cancel(c, sessionId, messageId)).toMatchObject({ status: 409, body: { code: 'already_finished' } });
+    expect(await cancel(c, sessionId, userMessageId)).toMatchObject({ status: 409, body: { code: 'not_cancellable' } });
+    const admin = client(api.url, await api.token({ org: ORG, user: 'user_admin', role: 'org:admin' }));
+    expect(await cancel(admin, sessionId, messageId)).toMatchObject({ status: 403, body: { code: 'not_session_owner' } });
+    const outsider = client(api.url, await api.token({ org: 'org_other', user: 'user_worker' }));
+    expect(await cancel(outsider, sessionId, messageId)).toMatchObject({ status: 404 });
+    expect(await cancel(c, sessionId, 'nope')).toMatchObject({ status: 404 });
+    expect(await c.post(`/openai/sessions/${sessionId}/ctx/01ARZ3NDEKTSV4RRFFQ69G5FAV/cancel`, undefined)).toMatchObject({ status: 404 });
+  });
+});
