@@ -123,7 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
 
     const event = toEvent(request, url, body, route, pathParameters);
     const handler = await load(route);
-    const context = lambdaContext(route.name, options.timeoutSeconds ?? 29);
+    const context = lambdaContext(route.name, route.timeoutSeconds ?? options.timeoutSeconds ?? 29);
     const result = await invokeInOwnScope(context, () => handler(event, context));
     writeResult(response, result);
   }

@@ -9,7 +9,7 @@ import {
   MessagePathParams,
   MessageSchema,
 } from '../messages/schema.js';
-import { ErrorBodySchema } from '../platform/schema-parts.js';
+import { ErrorBodySchema, WaitQuery } from '../platform/schema-parts.js';
 import {
   CreateSessionBody,
   ListSessionsQuery,
@@ -53,7 +53,12 @@ export interface RouteDefinition {
   readonly response: z.ZodMiniType;
   /** Honours an `Idempotency-Key` header: a retried POST gets the first answer instead of running twice. */
   readonly idempotent?: boolean;
+  /** The function's timeout, when the route may take longer than the default 10 s (`?wait=`). */
+  readonly timeoutSeconds?: number;
 }
+
+/** A `?wait=` of up to WAIT_MAX_SECONDS, and the read that must still follow it, fit in this. */
+const WAITING_ROUTE_TIMEOUT_SECONDS = 28;
 
 const route = <const Definition extends RouteDefinition>(definition: Definition): Definition => definition;
 
@@ -170,6 +175,8 @@ export const routes = {
     table: 'write',
     params: MessagePathParams,
     notFoundName: 'Message',
+    query: WaitQuery,
+    timeoutSeconds: WAITING_ROUTE_TIMEOUT_SECONDS,
     status: 200,
     response: MessageSchema,
   }),
@@ -221,6 +228,8 @@ export const routes = {
     table: 'write',
     params: TaskPathParams,
     notFoundName: 'Context task',
+    query: WaitQuery,
+    timeoutSeconds: WAITING_ROUTE_TIMEOUT_SECONDS,
     status: 200,
     response: TaskSchema,
   }),

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
-import { ANSWER, failIfOverdue } from '../jobs/work-items.js';
+import { readUntilFinished } from '../jobs/waiting.js';
+import { ANSWER, failIfOverdue, isFinished } from '../jobs/work-items.js';
 import { env } from '../platform/env.js';
 import { AppError, conflict, notFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -132,12 +133,20 @@ export function messageService({ messages, sessions, access, readLimit }: Messag
     /**
      * One message of a session the caller may read: what pollers read, in one GetItem, as the
      * session's owner is stored on the message. Items without an owner fall back to reading the session.
+     * With `waitSeconds`, answers once the message has finished, or after that long.
      */
-    async get(principal: Principal, sessionId: string, messageId: string): Promise<Message> {
+    async get(principal: Principal, sessionId: string, messageId: string, waitSeconds?: number): Promise<Message> {
       const item = await messages.get(principal.orgId, sessionId, messageId);
       if (!item) throw notFound('Message');
       await access.authorizeItem(principal, sessionId, item.user_id, 'Message');
-      return view(item);
+      let first = true;
+      // With `wait`: read again until it has finished (or is gone: it is shown as last read).
+      const read = async (): Promise<Message> => {
+        if (first) return (first = false), view(item);
+        const again = await messages.get(principal.orgId, sessionId, messageId);
+        return again ? view(again) : view(item);
+      };
+      return readUntilFinished(read, (message) => isFinished(message.status, ANSWER.lifecycle), waitSeconds);
     },
 
     /** A session's messages, newest first by default, a page at a time. */

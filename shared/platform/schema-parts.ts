@@ -41,3 +41,23 @@ export const ErrorBodySchema = z
 /** A page of a list answer: the items, whether more follow, and the cursor to pass back as `after`. */
 export const pageOf = <T extends z.ZodMiniType>(item: T, id: string) =>
   z.object({ items: z.array(item), has_more: z.boolean(), next: z.nullable(z.string()) }).register(z.globalRegistry, { id });
+
+/** The most a GET may wait for its object to finish. */
+export const WAIT_MAX_SECONDS = 20;
+
+/** `?wait=<1..20>` on a message's or a task's GET: answer once it has finished, or after that many seconds. */
+export const WaitQuery = z.object({
+  wait: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\d+$/, `must be a whole number of seconds from 1 to ${WAIT_MAX_SECONDS}`)),
+      z.pipe(
+        z.transform(Number),
+        z.number().check(
+          z.minimum(1, `must be a whole number of seconds from 1 to ${WAIT_MAX_SECONDS}`),
+          z.maximum(WAIT_MAX_SECONDS, `must be a whole number of seconds from 1 to ${WAIT_MAX_SECONDS}`),
+        ),
+      ),
+    ),
+  ),
+});
+export type WaitQuery = z.infer<typeof WaitQuery>;

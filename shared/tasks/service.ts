@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
-import { failIfOverdue, TASK } from '../jobs/work-items.js';
+import { readUntilFinished } from '../jobs/waiting.js';
+import { failIfOverdue, isFinished, TASK } from '../jobs/work-items.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
 import { AppError, conflict, notFound } from '../platform/errors.js';
@@ -89,14 +90,17 @@ export function taskService({ tasks, access }: TaskServiceDeps) {
 
 
     /** One task of a session the caller may read (one GetItem: the owner is on the task); failed when read past the deadline. */
-    async get(principal: Principal, sessionId: string, taskId: string): Promise<Task> {
-      const item = await tasks.get(principal.orgId, sessionId, taskId);
-      if (!item) throw notFound('Context task');
-      await access.authorizeItem(principal, sessionId, item.user_id, 'Context task');
-      const current = await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
-      if (current.status !== TASK.lifecycle.processing) return toTask(current);
-      // Being answered: its result so far.
-      return { ...toTask(current), result: (await tasks.textSoFar(principal.orgId, sessionId, taskId)) ?? null };
+    async get(principal: Principal, sessionId: string, taskId: string, waitSeconds?: number): Promise<Task> {
+      const read = async (): Promise<Task> => {
+        const item = await tasks.get(principal.orgId, sessionId, taskId);
+        if (!item) throw notFound('Context task');
+        await access.authorizeItem(principal, sessionId, item.user_id, 'Context task');
+        const current = await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
+        if (current.status !== TASK.lifecycle.processing) return toTask(current);
+        // Being answered: its result so far.
+        return { ...toTask(current), result: (await tasks.textSoFar(principal.orgId, sessionId, taskId)) ?? null };
+      };
+      return readUntilFinished(read, (task) => isFinished(task.status, TASK.lifecycle), waitSeconds);
     },
   };
 }

@@ -151,6 +151,14 @@ describe('the stack', () => {
     expect(worker.Properties.Timeout).toBe(WORKER_TIMEOUT_SECONDS);
   });
 
+  it('gives the GETs that may wait 28 s (a 20 s wait and its last read, inside the HTTP API’s 30 s), the other routes 10 s', () => {
+    const functions = dev.findResources('AWS::Lambda::Function');
+    expect(functions[functionId(dev, 'GetMessage')]!.Properties.Timeout).toBe(28);
+    expect(functions[functionId(dev, 'GetTask')]!.Properties.Timeout).toBe(28);
+    expect(functions[functionId(dev, 'GetSession')]!.Properties.Timeout).toBe(10);
+    expect(functions[functionId(dev, 'CancelMessage')]!.Properties.Timeout).toBe(10);
+  });
+
   describe('least privilege', () => {
     let statements: Map<string, Statement[]>;
     beforeAll(() => {

@@ -911,3 +911,39 @@ describe('cancel', () => {
     expect(await c.post(`/openai/sessions/${sessionId}/ctx/01ARZ3NDEKTSV4RRFFQ69G5FAV/cancel`, undefined)).toMatchObject({ status: 404 });
   });
 });
+
+describe('?wait on the GETs', () => {
+  it('answers a waiting GET as soon as the answer has finished, and a short wait with the state it has', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Wait for me');
+    const started = Date.now();
+    const short = await c.get(`/openai/sessions/${sessionId}/messages/${messageId}?wait=1`);
+    expect(short).toMatchObject({ status: 200, body: { status: 'PENDING' } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+
+    let answeredAt = 0;
+    const waiting = c.get(`/openai/sessions/${sessionId}/messages/${messageId}?wait=20`).then((answer) => ((answeredAt = Date.now()), answer));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answeredAt).toBe(0);
+    expect(failures(await handleAsk(record))).toEqual([]);
+    const finishedAt = Date.now();
+    const answer = await waiting;
+    expect(answer).toMatchObject({ status: 200, body: { status: 'COMPLETED', message_id: messageId } });
+    // Well before the 20 s: within a few polls of the write.
+    expect(answeredAt - finishedAt).toBeLessThan(5_000);
+  }, 30_000);
+
+  it('waits for a task the same way, and refuses a wait outside 1..20', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const ctxId = await startTask(c, sessionId, 'Wait task');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    const waiting = c.get(`/openai/sessions/${sessionId}/ctx/${ctxId}?wait=20`);
+    expect(failures(await handleTask(record))).toEqual([]);
+    expect(await waiting).toMatchObject({ status: 200, body: { status: 'done' } });
+    for (const wait of ['0', '21', 'x', '1.5']) {
+      expect(await c.get(`/openai/sessions/${sessionId}/ctx/${ctxId}?wait=${wait}`)).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
+    }
+    // A finished one answers at once.
+    expect(await c.get(`/openai/sessions/${sessionId}/ctx/${ctxId}?wait=20`)).toMatchObject({ status: 200, body: { status: 'done' } });
+  }, 30_000);
+});
