@@ -6,8 +6,10 @@ import { pathToFileURL } from 'node:url';
 import { routeKey, type RouteDefinition } from '../../shared/contract/routes.js';
 import { LIMITS } from '../../shared/platform/limits.js';
 import { invokeInOwnScope, lambdaContext } from './lambda-context.js';
+import { installLambdaStreaming, isStreamingHandler, LocalResponseStream } from './lambda-streaming.js';
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+type StreamingHandler = (event: APIGatewayProxyEventV2, stream: LocalResponseStream, context: Context) => Promise<unknown>;
 
 export interface GatewayOptions {
   routes: readonly RouteDefinition[];
@@ -45,6 +47,7 @@ interface CompiledRoute {
  * answer. Unmatched requests go to the `$default` route, as in the deployed API.
  */
 export async function startGateway(options: GatewayOptions): Promise<LocalGateway> {
+  installLambdaStreaming();
   const compiled: CompiledRoute[] = options.routes
     .filter((route) => route.path !== '$default')
     .map((route) => {
@@ -124,6 +127,13 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
     const event = toEvent(request, url, body, route, pathParameters);
     const handler = await load(route);
     const context = lambdaContext(route.name, route.timeoutSeconds ?? options.timeoutSeconds ?? 29);
+    if (isStreamingHandler(handler)) {
+      // As Lambda does for a response-streaming function: the handler writes the answer itself.
+      const stream = new LocalResponseStream(response);
+      await invokeInOwnScope(context, () => (handler as unknown as StreamingHandler)(event, stream, context));
+      if (!response.writableEnded) response.end();
+      return;
+    }
     const result = await invokeInOwnScope(context, () => handler(event, context));
     writeResult(response, result);
   }

@@ -33,10 +33,19 @@ export function openApiDocument() {
         ...(route.params ? { path: route.params } : {}),
         ...(route.query ? { query: route.query } : {}),
         ...(route.idempotent ? { header: z.object({ 'idempotency-key': z.optional(z.string()) }) } : {}),
+        ...(route.stream ? { header: z.object({ 'last-event-id': z.optional(z.string()) }) } : {}),
       },
       ...(route.body ? { requestBody: { content: { 'application/json': { schema: route.body } } } } : {}),
       responses: {
-        [String(route.status)]: { description: 'OK', content: { 'application/json': { schema: route.response } } },
+        [String(route.status)]: route.stream
+          ? {
+              description:
+                'Server-Sent Events: `delta` events (`data: {"content": "<text added>"}`, `id:` the characters sent so far, ' +
+                'for `Last-Event-ID`), then one `done` whose data is the object as its GET returns it; `: keep-alive` comments ' +
+                'at least every 15 s; the stream may end after 5 minutes without `done` (resume with `Last-Event-ID`).',
+              content: { 'text/event-stream': { schema: z.string() } },
+            }
+          : { description: 'OK', content: { 'application/json': { schema: route.response } } },
         ...Object.fromEntries(
           Object.entries(ERRORS).map(([status, description]) => [status, { description, content: { 'application/json': { schema: ErrorBodySchema } } }]),
         ),

@@ -80,6 +80,8 @@ for (const name of ['openSync', 'readFileSync', 'existsSync', 'statSync', 'readd
   const original = fs[name];
   fs[name] = function (path, ...rest) { opened.push(name + ' ' + String(path)); return original.call(this, path, ...rest); };
 }
+// What Lambda's Node.js runtime defines before it loads a handler (a streaming one calls it at import).
+globalThis.awslambda = { streamifyResponse: (handler) => handler, HttpResponseStream: { from: (stream) => stream } };
 const url = process.argv[2];
 // The stdio streams are made on first use: make them now, so that only the module's own handles count.
 void [process.stdin, process.stdout, process.stderr];

@@ -55,7 +55,15 @@ export interface RouteDefinition {
   readonly idempotent?: boolean;
   /** The function's timeout, when the route may take longer than the default 10 s (`?wait=`). */
   readonly timeoutSeconds?: number;
+  /**
+   * Answers Server-Sent Events (`text/event-stream`) from a response-streaming handler
+   * (shared/api/stream-handler.ts); `response` is then the schema of its `done` event's data.
+   */
+  readonly stream?: true;
 }
+
+/** A stream may run 5 minutes; its function a little longer, to end it cleanly. */
+const STREAM_ROUTE_TIMEOUT_SECONDS = 310;
 
 /** A `?wait=` of up to WAIT_MAX_SECONDS, and the read that must still follow it, fit in this. */
 const WAITING_ROUTE_TIMEOUT_SECONDS = 28;
@@ -192,6 +200,20 @@ export const routes = {
     status: 200,
     response: MessageDeleted,
   }),
+  StreamMessage: route({
+    name: 'StreamMessage',
+    summary: 'Follow an answer as it is generated (Server-Sent Events)',
+    method: 'GET',
+    path: `${SESSION}/messages/{message_id}/stream`,
+    entry: 'functions/messages/stream.ts',
+    table: 'write',
+    params: MessagePathParams,
+    notFoundName: 'Message',
+    status: 200,
+    response: MessageSchema,
+    stream: true,
+    timeoutSeconds: STREAM_ROUTE_TIMEOUT_SECONDS,
+  }),
   CancelMessage: route({
     name: 'CancelMessage',
     summary: 'Cancel an answer that is waiting or being generated',
@@ -232,6 +254,20 @@ export const routes = {
     timeoutSeconds: WAITING_ROUTE_TIMEOUT_SECONDS,
     status: 200,
     response: TaskSchema,
+  }),
+  StreamTask: route({
+    name: 'StreamTask',
+    summary: 'Follow a context task as it is answered (Server-Sent Events)',
+    method: 'GET',
+    path: `${SESSION}/ctx/{ctx_id}/stream`,
+    entry: 'functions/tasks/stream.ts',
+    table: 'write',
+    params: TaskPathParams,
+    notFoundName: 'Context task',
+    status: 200,
+    response: TaskSchema,
+    stream: true,
+    timeoutSeconds: STREAM_ROUTE_TIMEOUT_SECONDS,
   }),
   CancelTask: route({
     name: 'CancelTask',

@@ -1,9 +1,10 @@
 import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
+import { follow, type FollowedState, type FollowEvent } from '../jobs/following.js';
 import { readUntilFinished } from '../jobs/waiting.js';
 import { ANSWER, failIfOverdue, isFinished } from '../jobs/work-items.js';
 import { env } from '../platform/env.js';
-import { AppError, conflict, notFound } from '../platform/errors.js';
+import { AppError, conflict, notFound, undefinedIfNotFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgReadLimiter, orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
@@ -147,6 +148,21 @@ export function messageService({ messages, sessions, access, readLimit }: Messag
         return again ? view(again) : view(item);
       };
       return readUntilFinished(read, (message) => isFinished(message.status, ANSWER.lifecycle), waitSeconds);
+    },
+
+    /**
+     * Follows an answer as it is generated (a stream): its text past `after` characters, then each
+     * addition, then `done` with the message as its GET shows it. The checks of a GET come first,
+     * so a message the caller may not read is refused before any event.
+     */
+    async follow(principal: Principal, sessionId: string, messageId: string, after: number): Promise<AsyncIterable<FollowEvent>> {
+      let next: Message | undefined = await this.get(principal, sessionId, messageId);
+      const read = async (): Promise<FollowedState | undefined> => {
+        const message = next ?? (await this.get(principal, sessionId, messageId).catch(undefinedIfNotFound));
+        next = undefined;
+        return message && { text: message.content, finished: isFinished(message.status, ANSWER.lifecycle), view: message };
+      };
+      return follow(read, { after });
     },
 
     /** A session's messages, newest first by default, a page at a time. */

@@ -36,6 +36,12 @@ export const isBusyError = (error: unknown): boolean => BUSY_AWS_ERRORS.has((err
 /** The object does not exist, or belongs to another tenant or user: the two are never told apart. */
 export const notFound = (what: string): AppError => new AppError('not_found', 'not_found', `${what} not found.`);
 
+/** For a `.catch`: undefined for a not-found AppError, the same rejection for anything else. */
+export const undefinedIfNotFound = (error: unknown): undefined => {
+  if (error instanceof AppError && error.kind === 'not_found') return undefined;
+  throw error;
+};
+
 export const invalid = (message: string, code = 'invalid_request'): AppError => new AppError('invalid', code, message);
 
 export const conflict = (message: string, code = 'conflict'): AppError => new AppError('conflict', code, message);

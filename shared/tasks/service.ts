@@ -1,10 +1,11 @@
 import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
+import { follow, type FollowedState, type FollowEvent } from '../jobs/following.js';
 import { readUntilFinished } from '../jobs/waiting.js';
 import { failIfOverdue, isFinished, TASK } from '../jobs/work-items.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
-import { AppError, conflict, notFound } from '../platform/errors.js';
+import { AppError, conflict, notFound, undefinedIfNotFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
@@ -77,6 +78,17 @@ export type TaskStartService = ReturnType<typeof taskStartService>;
 /** Reading a task: scoped to the caller, failed when read past the deadline. */
 export function taskService({ tasks, access }: TaskServiceDeps) {
   return {
+    /** Follows a task as it is answered (a stream), as an answer is followed (see the message service). */
+    async follow(principal: Principal, sessionId: string, taskId: string, after: number): Promise<AsyncIterable<FollowEvent>> {
+      let next: Task | undefined = await this.get(principal, sessionId, taskId);
+      const read = async (): Promise<FollowedState | undefined> => {
+        const task = next ?? (await this.get(principal, sessionId, taskId).catch(undefinedIfNotFound));
+        next = undefined;
+        return task && { text: task.result ?? '', finished: isFinished(task.status, TASK.lifecycle), view: task };
+      };
+      return follow(read, { after });
+    },
+
     /** Cancels a task of the caller's own session, as an answer is cancelled (see the message service). */
     async cancel(principal: Principal, sessionId: string, taskId: string): Promise<Task> {
       await access.load(principal, sessionId, 'write');

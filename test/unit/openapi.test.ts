@@ -40,7 +40,14 @@ describe('the OpenAPI document', () => {
     it('on its summary and success status, and the schema of what that status answers', () => {
       expect(operation.summary).toBe(route.summary);
       expect(Object.keys(operation.responses).filter((status) => status.startsWith('2'))).toEqual([String(route.status)]);
-      const answered = resolve(operation.responses[String(route.status)].content['application/json'].schema);
+      const success = operation.responses[String(route.status)];
+      if (route.stream) {
+        // A stream answers events; its `done` data (the route's response schema) is described in words.
+        expect(Object.keys(success.content)).toEqual(['text/event-stream']);
+        expect(success.description).toMatch(/`delta`.*`done`.*Last-Event-ID/s);
+        return;
+      }
+      const answered = resolve(success.content['application/json'].schema);
       expect(Object.keys(answered.properties ?? {}).sort()).toEqual(fieldsOf(route.response));
     });
 
@@ -55,8 +62,8 @@ describe('the OpenAPI document', () => {
       expect(Object.keys(body.properties ?? {}).sort()).toEqual(fieldsOf(route.body));
     });
 
-    it('on the Idempotency-Key header', () => {
-      expect(parameters('header')).toEqual(route.idempotent ? ['idempotency-key'] : []);
+    it('on the Idempotency-Key and Last-Event-ID headers', () => {
+      expect(parameters('header')).toEqual([...(route.idempotent ? ['idempotency-key'] : []), ...(route.stream ? ['last-event-id'] : [])]);
     });
   });
 

@@ -1,0 +1,45 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
+import { Readable } from 'node:stream';
+import type { RouteDefinition } from '../contract/routes.js';
+import type { FollowEvent } from '../jobs/following.js';
+import { logger, publishMetrics } from '../platform/observability.js';
+import { clerkAuth } from './middleware/clerk-auth.js';
+import { errorAnswer } from './middleware/error-answer.js';
+import { requestValidation } from './middleware/request-validation.js';
+import { SSE_HEADERS, sseText } from './sse.js';
+import { requestIdOf, type ApiEvent, type ApiRequest } from './types.js';
+
+/**
+ * Builds the response-streaming Lambda handler of a stream route (`awslambda.streamifyResponse`
+ * through middy's streaming mode): the same logger, metrics, error answers, Clerk authentication and
+ * validation as every route, so that anything refused before the stream starts is the usual JSON
+ * error; then the events `run` yields, as Server-Sent Events, until they end or the client leaves
+ * (the response stream closes, which ends the iteration).
+ * @example
+ * export const handler = streamHandler(routes.StreamMessage, ({ principal, params, headers }) =>
+ *   defaultMessageService().follow(principal, params.session_id, params.message_id, resumeOffset(headers)));
+ */
+export function streamHandler<Route extends RouteDefinition>(route: Route, run: (request: ApiRequest<Route>) => Promise<AsyncIterable<FollowEvent>>) {
+  return middy<ApiEvent, unknown>({ executionMode: executionModeStreamifyResponse })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishMetrics())
+    .use(errorAnswer())
+    .use(clerkAuth())
+    .use(requestValidation(route))
+    .handler(async (event, context) => {
+      const input = event.input!;
+      const requestId = requestIdOf(event, context);
+      const events = await run({
+        principal: event.principal!,
+        params: input.params,
+        query: input.query,
+        body: input.body,
+        headers: event.headers ?? {},
+        requestId,
+        lambdaContext: context,
+      } as ApiRequest<Route>);
+      return { statusCode: 200, headers: { ...SSE_HEADERS, 'x-request-id': requestId }, body: Readable.from(sseText(events)) };
+    });
+}

@@ -1,0 +1,63 @@
+/** What a stream of an answer or a task tells: text added, the end, or that it is still alive. */
+export type FollowEvent =
+  | { type: 'delta'; /** Characters sent so far, this delta included: the id to resume from. */ id: number; content: string }
+  | { type: 'done'; data: unknown }
+  | { type: 'keep-alive' };
+
+export interface FollowOptions {
+  /** Characters the client has already (its `Last-Event-ID`); 0 for all. */
+  after: number;
+  /** How often the item is read again: the stream's whole cost is one read of it per tick. */
+  pollMs?: number;
+  /** A keep-alive after this long without an event. */
+  keepAliveMs?: number;
+  /** The stream ends after this long without `done`; the client resumes with its last id. */
+  maxMs?: number;
+}
+
+export const FOLLOW_POLL_MS = 500;
+export const KEEP_ALIVE_MS = 15_000;
+export const FOLLOW_MAX_MS = 5 * 60_000;
+
+/** One read of the followed item: its text so far, whether it has finished, and what its GET shows. */
+export interface FollowedState {
+  text: string;
+  finished: boolean;
+  view: unknown;
+}
+
+/**
+ * Follows an item until it finishes (`read` answers undefined once it is gone): the text generated so far first (past `after`), then each
+ * addition as it is written, then `done` with the item as its GET shows it. It reads the item
+ * every `pollMs`, and no more: a stream left open costs those reads until the client leaves
+ * (the consumer stops iterating) or `maxMs` passes.
+ * @example for await (const event of follow(() => readAnswer(), { after: 0 })) send(event)
+ */
+export async function* follow(read: () => Promise<FollowedState | undefined>, options: FollowOptions): AsyncGenerator<FollowEvent> {
+  const pollMs = options.pollMs ?? FOLLOW_POLL_MS;
+  const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
+  const started = Date.now();
+  let sent = options.after;
+  let lastEvent = Date.now();
+  for (;;) {
+    const state = await read();
+    // Gone (deleted) meanwhile: the stream ends; a reconnect is answered 404.
+    if (!state) return;
+    // Only text that extends what was sent goes out (a retried answer starts afresh: `done` has the truth).
+    if (state.text.length > sent) {
+      yield { type: 'delta', id: state.text.length, content: state.text.slice(sent) };
+      sent = state.text.length;
+      lastEvent = Date.now();
+    }
+    if (state.finished) {
+      yield { type: 'done', data: state.view };
+      return;
+    }
+    if (Date.now() - started + pollMs > (options.maxMs ?? FOLLOW_MAX_MS)) return;
+    if (Date.now() - lastEvent >= keepAliveMs) {
+      yield { type: 'keep-alive' };
+      lastEvent = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

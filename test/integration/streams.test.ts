@@ -1,0 +1,161 @@
+/**
+ * Streams (Server-Sent Events) over real HTTP, through the local gateway and the very handler
+ * modules that deploy, with the workers answering from a stub model that streams word by word.
+ */
+import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
+
+const ORG = 'org_streams';
+let api: TestApi;
+let stub: StubOpenAI;
+let c: ReturnType<typeof client>;
+let token: string;
+const words = Array.from({ length: 30 }, (_, i) => `t${i}`).join(' ');
+
+beforeAll(async () => {
+  stub = await startStubOpenAI();
+  api = await startTestApi({ env: { [`${ORG}_OPENAI_API_KEY`]: 'sk-streams', [`${ORG}_OPENAI_BASE_URL`]: stub.url } });
+  token = await api.token({ org: ORG, user: 'user_streams' });
+  c = client(api.url, token);
+}, 30_000);
+afterAll(async () => {
+  await api?.close();
+  await stub?.close();
+});
+beforeEach(() => {
+  stub.reset();
+  stub.reply(() => words);
+  stub.tokenGap(50);
+});
+
+interface SseEvent {
+  event?: string;
+  id?: string;
+  data?: string;
+  comment?: string;
+}
+
+/** Reads a stream's events as they come, until it ends or `stopAfter` says so (then hangs up). */
+async function readStream(
+  path: string,
+  options: { token?: string; lastEventId?: string; stopAfter?: (events: SseEvent[]) => boolean } = {},
+): Promise<{ status: number; contentType: string | null; events: SseEvent[]; body?: unknown }> {
+  const abort = new AbortController();
+  const response = await fetch(`${api.url}${path}`, {
+    headers: { authorization: `Bearer ${options.token ?? token}`, ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}) },
+    signal: abort.signal,
+  });
+  const contentType = response.headers.get('content-type');
+  if (!contentType?.startsWith('text/event-stream')) return { status: response.status, contentType, events: [], body: await response.json() };
+  const events: SseEvent[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event: SseEvent = {};
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) event.comment = line.slice(1).trim();
+          const match = /^(event|id|data): ?(.*)$/.exec(line);
+          if (match) event[match[1] as 'event' | 'id' | 'data'] = match[2];
+        }
+        events.push(event);
+        if (options.stopAfter?.(events)) {
+          abort.abort();
+          return { status: response.status, contentType, events };
+        }
+      }
+    }
+  } catch (error) {
+    if (!abort.signal.aborted) throw error;
+  }
+  return { status: response.status, contentType, events };
+}
+
+const deltas = (events: SseEvent[]) => events.filter((event) => event.event === 'delta');
+const text = (events: SseEvent[]) => deltas(events).map((event) => JSON.parse(event.data!).content).join('');
+const done = (events: SseEvent[]) => events.find((event) => event.event === 'done');
+
+async function newAsk(message = 'Stream it'): Promise<{ sessionId: string; messageId: string }> {
+  const sessionId = (await c.post('/openai/sessions', { name: 'streams' })).body.session_id;
+  const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message });
+  expect(asked.status).toBe(202);
+  return { sessionId, messageId: asked.body.message_id };
+}
+
+it('streams an answer as it is written: several deltas that add up to the final content, then done with the message', async () => {
+  const { sessionId, messageId } = await newAsk();
+  const streamed = await readStream(`/openai/sessions/${sessionId}/messages/${messageId}/stream`);
+  expect(streamed.status).toBe(200);
+  expect(streamed.contentType).toMatch(/^text\/event-stream/);
+  expect(deltas(streamed.events).length).toBeGreaterThanOrEqual(2);
+  expect(text(streamed.events)).toBe(words);
+  const final = await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`);
+  expect(JSON.parse(done(streamed.events)!.data!)).toEqual(final.body);
+  expect(final.body).toMatchObject({ status: 'COMPLETED', content: words });
+  // Each delta's id is the characters sent so far.
+  expect(Number(deltas(streamed.events).at(-1)!.id)).toBe(words.length);
+}, 30_000);
+
+it('gives a stream opened after the end the whole text, then done', async () => {
+  const { sessionId, messageId } = await newAsk();
+  expect(await settledMessage(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED' });
+  const streamed = await readStream(`/openai/sessions/${sessionId}/messages/${messageId}/stream`);
+  expect(text(streamed.events)).toBe(words);
+  expect(JSON.parse(done(streamed.events)!.data!)).toMatchObject({ status: 'COMPLETED', content: words });
+}, 30_000);
+
+it('resumes after a dropped connection with Last-Event-ID: nothing repeated, nothing lost', async () => {
+  const { sessionId, messageId } = await newAsk();
+  const path = `/openai/sessions/${sessionId}/messages/${messageId}/stream`;
+  const first = await readStream(path, { stopAfter: (events) => deltas(events).length === 2 });
+  const lastId = deltas(first.events).at(-1)!.id!;
+  expect(Number(lastId)).toBeLessThan(words.length);
+  const rest = await readStream(path, { lastEventId: lastId });
+  expect(text(first.events) + text(rest.events)).toBe(words);
+  expect(done(rest.events)).toBeDefined();
+}, 30_000);
+
+it('streams a task’s result the same way', async () => {
+  const sessionId = (await c.post('/openai/sessions', {})).body.session_id;
+  const started = await c.post(`/openai/sessions/${sessionId}/ctx`, { task: 'Stream a task' });
+  const streamed = await readStream(`/openai/sessions/${sessionId}/ctx/${started.body.ctx_id}/stream`);
+  expect(text(streamed.events)).toBe(words);
+  expect(JSON.parse(done(streamed.events)!.data!)).toMatchObject({ status: 'done', result: words });
+}, 30_000);
+
+it('ends the stream of a cancelled answer with done CANCELLED, its deltas adding up to the text kept', async () => {
+  stub.tokenGap(100);
+  const { sessionId, messageId } = await newAsk();
+  const path = `/openai/sessions/${sessionId}/messages/${messageId}/stream`;
+  const streaming = readStream(path);
+  for (let i = 0; i < 200; i++) {
+    const now = await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`);
+    if (now.body.status === 'PROCESSING' && now.body.content) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const cancelled = await c.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
+  expect(cancelled.body.status).toBe('CANCELLED');
+  const streamed = await streaming;
+  expect(JSON.parse(done(streamed.events)!.data!)).toMatchObject({ status: 'CANCELLED', content: cancelled.body.content });
+  expect(text(streamed.events)).toBe(cancelled.body.content);
+}, 30_000);
+
+it('answers the usual JSON errors before a stream starts: another tenant 404, no token 401', async () => {
+  const { sessionId, messageId } = await newAsk();
+  const other = await api.token({ org: 'org_elsewhere', user: 'user_streams' });
+  expect(await readStream(`/openai/sessions/${sessionId}/messages/${messageId}/stream`, { token: other })).toMatchObject({
+    status: 404,
+    body: { code: 'not_found' },
+  });
+  expect(await readStream(`/openai/sessions/${sessionId}/messages/${messageId}/stream`, { token: 'nope' })).toMatchObject({
+    status: 401,
+    body: { code: 'unauthorized' },
+  });
+  expect(await readStream(`/openai/sessions/${sessionId}/ctx/01ARZ3NDEKTSV4RRFFQ69G5FAV/stream`)).toMatchObject({ status: 404 });
+  expect(await settledMessage(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED' });
+}, 30_000);
