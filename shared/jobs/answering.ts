@@ -76,8 +76,8 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   const ref = { orgId, sessionId: work.sessionId, itemId: work.itemId };
   const live = liveWriter(db, ref, attempt.claimer, attempts);
   try {
-    // A cancel that came before the model was asked: the item is cancelled, with nothing generated.
-    if (!(await live.start())) return settleCancelled(db, work, attempt, '');
+    // A cancel that came before this try asked the model: the item is cancelled, with what an earlier try committed.
+    if (!(await live.start())) return settleCancelled(db, work, attempt, (await readProgress(db, ref))?.text ?? '');
     settings = await orgSettings(orgId);
     if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
     model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;
@@ -102,21 +102,31 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   const startedAt = Date.now();
   // The text is written as progress while it streams; a cancel or a lost claim found by a progress
   // write (or by the check made each second while no text comes) aborts the call.
-  const stop = new AbortController();
-  const pump = progressPump(live, stop, (error) => logger.warn('a progress write failed', { error: (error as Error).name }));
-  const call = (with_: OrgSettings, ms: number) => askModel(with_, model, messages, ms, { signal: stop.signal, onText: pump.add });
+  /** One streamed call, its text written as progress; 'stopped' when a cancel or a lost claim ended it. */
+  const call = async (with_: OrgSettings, ms: number): Promise<ModelAnswer | 'stopped'> => {
+    const stop = new AbortController();
+    const pump = progressPump(live, stop, (error) => logger.warn('a progress write failed', { error: (error as Error).name }));
+    try {
+      return await askModel(with_, model, messages, ms, { signal: stop.signal, onText: pump.add });
+    } catch (error) {
+      if (stop.signal.aborted) return 'stopped';
+      throw error;
+    } finally {
+      await pump.close();
+    }
+  };
+  // Cancelled: the item says so with what was generated (unless the cancel wrote it first). A lost
+  // claim: another worker answers the item now, and this one leaves it to that worker.
+  const stopped = async (): Promise<Outcome> => {
+    const progress = await readProgress(db, ref);
+    return progress?.cancelledAt ? settleCancelled(db, work, attempt, progress.text) : FINISHED;
+  };
   let result: ModelAnswer;
   try {
-    result = await call(settings, timeoutMs);
-    await pump.close();
+    const answer = await call(settings, timeoutMs);
+    if (answer === 'stopped') return stopped();
+    result = answer;
   } catch (error) {
-    await pump.close();
-    if (stop.signal.aborted) {
-      // Cancelled: the item says so with what was generated (unless the cancel wrote it first). A
-      // lost claim: another worker answers the item now, and this one leaves it to that worker.
-      const progress = await readProgress(db, ref);
-      return progress?.cancelledAt ? settleCancelled(db, work, attempt, progress.text) : FINISHED;
-    }
     let failure = classifyModelFailure(error, orgId, model);
     let retried: ModelAnswer | undefined;
     if (failure.kind === 'key_refused') {
@@ -124,7 +134,9 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
       const fresh = await orgSettings(orgId, { fresh: true });
       if (fresh && fresh.apiKey !== settings.apiKey) {
         try {
-          retried = await call(fresh, attempt.remainingMs() - WRITE_MARGIN_MS);
+          const again = await call(fresh, attempt.remainingMs() - WRITE_MARGIN_MS);
+          if (again === 'stopped') return stopped();
+          retried = again;
         } catch (retryError) {
           failure = classifyModelFailure(retryError, orgId, model);
         }

@@ -7,7 +7,7 @@ export type FollowEvent =
 export interface FollowOptions {
   /** Characters the client has already (its `Last-Event-ID`); 0 for all. */
   after: number;
-  /** How often the item is read again: the stream's whole cost is one read of it per tick. */
+  /** How often the item is read again (its GET: the item, and its progress while it is generated). */
   pollMs?: number;
   /** A keep-alive after this long without an event. */
   keepAliveMs?: number;
@@ -30,7 +30,7 @@ export interface FollowedState {
  * Follows an item until it finishes (`read` answers undefined once it is gone): the text generated so far first (past `after`), then each
  * addition as it is written, then `done` with the item as its GET shows it. It reads the item
  * every `pollMs`, and no more: a stream left open costs those reads until the client leaves
- * (the consumer stops iterating) or `maxMs` passes.
+ * (the consumer stops iterating) or `maxMs` passes. Each read costs what the object's GET costs.
  * @example for await (const event of follow(() => readAnswer(), { after: 0 })) send(event)
  */
 export async function* follow(read: () => Promise<FollowedState | undefined>, options: FollowOptions): AsyncGenerator<FollowEvent> {
@@ -38,15 +38,21 @@ export async function* follow(read: () => Promise<FollowedState | undefined>, op
   const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
   const started = Date.now();
   let sent = options.after;
+  // The text sent, when this stream sent all of it (a resumed one knows only its length).
+  let sentText: string | undefined = options.after === 0 ? '' : undefined;
   let lastEvent = Date.now();
   for (;;) {
     const state = await read();
     // Gone (deleted) meanwhile: the stream ends; a reconnect is answered 404.
     if (!state) return;
-    // Only text that extends what was sent goes out (a retried answer starts afresh: `done` has the truth).
+    // Only text that extends what was sent goes out. An answer tried again after part of it was
+    // streamed (or failed with a sentence) starts afresh: no more deltas, and `done` has the truth.
+    const extends_ = sentText === undefined || state.text.startsWith(sentText);
+    if (!extends_) sent = Infinity;
     if (state.text.length > sent) {
       yield { type: 'delta', id: state.text.length, content: state.text.slice(sent) };
       sent = state.text.length;
+      if (sentText !== undefined) sentText = state.text;
       lastEvent = Date.now();
     }
     if (state.finished) {

@@ -392,6 +392,38 @@ describe('ask worker', () => {
     }
   });
 
+  it('writes progress and hears a cancel during the try with a rotated key too', async () => {
+    Object.assign(process.env, { org_rotate_OPENAI_API_KEY: 'sk-old', org_rotate_OPENAI_BASE_URL: stub.url });
+    try {
+      stub.fail({ fault: { kind: 'unauthorized' }, apiKey: 'sk-old', times: 'always' });
+      stub.reply(() => Array.from({ length: 40 }, (_, i) => `r${i}`).join(' '));
+      stub.tokenGap(100);
+      const caller = await as('org_rotate');
+      const { sessionId, messageId, record } = await askWithJob('Rotate and stream', caller);
+      // The key is rotated while the first call (with the old key) is on its way, as in the test above.
+      stub.latency(300);
+      const rotate = setInterval(() => {
+        if (stub.requests.length > 0) process.env.org_rotate_OPENAI_API_KEY = 'sk-new';
+      }, 5);
+      const handled = handleAsk(record).finally(() => clearInterval(rotate));
+      let partial = '';
+      for (let i = 0; i < 200 && !partial; i++) {
+        const now = await message(caller, sessionId, messageId);
+        if (now.status === 'PROCESSING' && now.content) partial = now.content;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(partial).not.toBe('');
+      const cancelled = await caller.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
+      expect(cancelled.body.status).toBe('CANCELLED');
+      expect(failures(await handled)).toEqual([]);
+      expect(stub.requests.map((request) => request.apiKey)).toEqual(['sk-old', 'sk-new']);
+      expect(stub.requests[1]!.hungUpAt).toBeDefined();
+    } finally {
+      delete process.env.org_rotate_OPENAI_API_KEY;
+      delete process.env.org_rotate_OPENAI_BASE_URL;
+    }
+  }, 30_000);
+
   it('fails when the context length is exceeded', async () => {
     stub.fail({ fault: { kind: 'context_length_exceeded' }, times: 'always' });
     const { c, sessionId, messageId, record } = await askWithJob('A very long question');
