@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, type Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 import { TABLE } from '../store/table.js';
@@ -70,12 +70,8 @@ export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: nu
     /** @returns false when the claim was lost or a cancel was asked for: stop generating. */
     async append(text: string): Promise<boolean> {
       const next = seq + 1;
-      await db.doc.send(
-        new PutCommand({
-          TableName: db.table,
-          Item: { ...keys.livePart(ref.orgId, ref.sessionId, ref.itemId, generation, next), text, offset: chars, [TABLE.ttlAttribute]: expiresAt() },
-        }),
-      );
+      const partKey = keys.livePart(ref.orgId, ref.sessionId, ref.itemId, generation, next);
+      await db.doc.send(new PutCommand({ TableName: db.table, Item: { ...partKey, text, offset: chars, [TABLE.ttlAttribute]: expiresAt() } }));
       try {
         await db.doc.send(
           new UpdateCommand({
@@ -87,8 +83,10 @@ export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: nu
           }),
         );
       } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
+        if (!isConditionFailure(error)) throw error;
+        // Not committed (cancelled, taken over, or its session deleted under it): the part goes too.
+        await db.doc.send(new DeleteCommand({ TableName: db.table, Key: partKey }));
+        return false;
       }
       seq = next;
       chars += text.length;

@@ -825,6 +825,29 @@ describe('progress while an answer is generated', () => {
     expect(parts.map((item) => item.text).join('')).toBe(words.slice(0, parts.map((item) => item.text).join('').length));
   }, 30_000);
 
+  it('leaves nothing of a session deleted while its answer streams: the worker stops, no progress item stays', async () => {
+    stub.reply(() => words);
+    stub.tokenGap(100);
+    const c = await as();
+    const sessionId = await newSession(c);
+    const asked = await ask(c, sessionId, 'Delete me while you talk');
+    const { record } = await inbox.job(askQueue(), asked.message_id);
+    const handled = handleAsk(record);
+    for (let i = 0; i < 200; i++) {
+      const now = await message(c, sessionId, asked.message_id);
+      if (now.status === 'PROCESSING' && now.content) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(await c.delete(`/openai/sessions/${sessionId}`)).toMatchObject({ status: 200 });
+    expect(failures(await handled)).toEqual([]);
+    expect(stub.requests[0]!.hungUpAt).toBeDefined();
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { Items } = await db.doc.send(
+      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.sessionPartition(ORG, sessionId) } }),
+    );
+    expect(Items).toEqual([]);
+  }, 30_000);
+
   it('shows a task’s result so far while processing', async () => {
     stub.reply(() => words);
     stub.tokenGap(60);
