@@ -4,11 +4,12 @@ import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination 
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, HttpMethod as UrlMethod, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUES, type QueueId } from '../shared/contract/queues.js';
-import { ROUTES } from '../shared/contract/routes.js';
+import { ROUTES, type RouteDefinition } from '../shared/contract/routes.js';
 import { VARIABLES } from '../shared/platform/env.js';
 import { AppFunction } from './api-function.js';
 import type { StageSettings } from './stage.js';
@@ -28,6 +29,8 @@ export class ChatApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly functions: AppFunction[] = [];
+  /** The stream routes' function URLs (response streaming), which the front (infra/front.ts) routes to. */
+  readonly streams: Array<{ route: RouteDefinition; url: FunctionUrl }> = [];
 
   constructor(scope: Construct, id: string, props: ChatApiProps) {
     super(scope, id);
@@ -71,10 +74,7 @@ export class ChatApi extends Construct {
       ...(settings.clerkSecretName ? { [VARIABLES.clerkSecretName]: settings.clerkSecretName } : {}),
       ...(settings.clerkAuthorizedParties.length ? { [VARIABLES.clerkAuthorizedParties]: settings.clerkAuthorizedParties.join(',') } : {}),
     };
-    // A stream route answers from a response-streaming function, which an HTTP API cannot carry:
-    // it is served locally, and in AWS once the API has a front that streams (see issue 9's
-    // decision record); until then it is not part of the stack.
-    for (const route of ROUTES.filter((candidate) => !candidate.stream)) {
+    for (const route of ROUTES) {
       const fn = new AppFunction(this, route.name, {
         entry: route.entry,
         serviceName: 'ai-chat-api',
@@ -98,13 +98,27 @@ export class ChatApi extends Construct {
           }),
         );
       }
+      this.functions.push(fn);
+      if (route.stream) {
+        // An HTTP API cannot stream a response: a stream route is a function URL in response-streaming
+        // mode, under the API's base URL through the front (docs/decisions/0001-streams-front.md). It
+        // verifies the Clerk token itself, as every route does.
+        const url = fn.addFunctionUrl({
+          authType: FunctionUrlAuthType.NONE,
+          invokeMode: InvokeMode.RESPONSE_STREAM,
+          cors: settings.corsOrigins.length
+            ? { allowedOrigins: settings.corsOrigins, allowedMethods: [UrlMethod.GET], allowedHeaders: ['authorization', 'last-event-id'], exposedHeaders: ['x-request-id'] }
+            : undefined,
+        });
+        this.streams.push({ route, url });
+        continue;
+      }
       const integration = new HttpLambdaIntegration(`${route.name}Integration`, fn);
       if (route.path === '$default') {
         this.api.addRoutes({ path: '/{proxy+}', methods: [HttpMethod.ANY], integration });
       } else {
         this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method as keyof typeof HttpMethod]], integration });
       }
-      this.functions.push(fn);
     }
   }
 }

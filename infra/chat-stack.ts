@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Alarms } from './alarms.js';
 import { ChatApi } from './api.js';
+import { ChatFront } from './front.js';
 import { Jobs } from './jobs.js';
 import type { StageSettings } from './stage.js';
 import { ChatTable } from './chat-table.js';
@@ -11,11 +12,12 @@ export interface ChatStackProps extends StackProps {
   settings: StageSettings;
 }
 
-/** One stage of the service: the table, the job queues and workers, the HTTP API and the alarms. */
+/** One stage of the service: the table, the job queues and workers, the HTTP API, its front and the alarms. */
 export class ChatStack extends Stack {
   readonly table: ChatTable;
   readonly jobs: Jobs;
   readonly api: ChatApi;
+  readonly front: ChatFront;
   readonly alarms: Alarms;
 
   constructor(scope: Construct, id: string, props: ChatStackProps) {
@@ -30,6 +32,7 @@ export class ChatStack extends Stack {
     };
     this.jobs = new Jobs(this, 'Jobs', { settings, table: this.table.table, environment });
     this.api = new ChatApi(this, 'Http', { settings, table: this.table.table, queues: this.jobs.queues, environment });
+    this.front = new ChatFront(this, 'Front', { api: this.api.api, streams: this.api.streams });
     this.alarms = new Alarms(this, 'Alarms', {
       stage: settings.stage,
       api: this.api.api,
@@ -38,7 +41,11 @@ export class ChatStack extends Stack {
       email: settings.alarmEmail,
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.apiEndpoint}/openai`, description: 'Point clients here (the base path is /openai).' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: `https://${this.front.distribution.distributionDomainName}/openai`,
+      description: 'Point clients here (the base path is /openai): every route, the streams included.',
+    });
+    new CfnOutput(this, 'HttpApiUrl', { value: `${this.api.api.apiEndpoint}/openai`, description: 'The HTTP API itself: every route but the streams.' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'AlarmTopic', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'OrgSecretPrefix', { value: settings.orgSecretPrefix, description: 'npm run org -- set <org> --stage <stage> writes here.' });

@@ -27,4 +27,24 @@ export function acknowledgeNagFindings(stack: Stack, settings: StageSettings): v
       'an API Gateway JWT authorizer cannot, as Clerk session tokens carry no audience. The $default route ' +
       'only answers 404.',
   );
+  // The front (infra/front.ts, docs/decisions/0001-streams-front.md).
+  acknowledge(
+    'AwsSolutions-CFR1',
+    'The API serves its organizations wherever their users are; no country is to be refused at the edge.',
+  );
+  acknowledge(
+    'AwsSolutions-CFR2',
+    'No WAF web ACL yet: every route verifies a Clerk token, the HTTP API stage is throttled; a web ACL ' +
+      '(rate-based rules) is the front\u2019s next step, see the decision record.',
+  );
+  acknowledge(
+    'AwsSolutions-CFR3',
+    'Requests are logged where they are answered: the HTTP API stage\u2019s access log, and the stream ' +
+      'functions\u2019 own log groups; the distribution caches nothing.',
+  );
+  acknowledge(
+    'AwsSolutions-CFR4',
+    'The distribution uses CloudFront\u2019s default certificate, whose minimum TLS version cannot be set; ' +
+      'a stage with its own domain and certificate sets TLSv1.2_2021.',
+  );
 }

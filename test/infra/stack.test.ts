@@ -94,9 +94,35 @@ describe('the stack', () => {
     expect(routes.sort()).toEqual(expected.sort());
   });
 
+  it('serves every route under one base URL: a CloudFront front to the HTTP API, the streams to response-streaming function URLs', () => {
+    const urls = dev.findResources('AWS::Lambda::Url');
+    expect(Object.values(urls)).toHaveLength(2);
+    for (const name of ['StreamMessage', 'StreamTask']) {
+      const url = Object.values(urls).find((candidate) => JSON.stringify(candidate.Properties.TargetFunctionArn).includes(functionId(dev, name)))!;
+      expect(url.Properties).toMatchObject({ AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' });
+      expect(dev.findResources('AWS::Lambda::Function')[functionId(dev, name)]!.Properties.Timeout).toBe(310);
+    }
+    const [distribution] = Object.values(dev.findResources('AWS::CloudFront::Distribution'));
+    const config = distribution!.Properties.DistributionConfig;
+    // Nothing cached; every viewer header but Host (the Clerk token included) reaches the origin.
+    const cachingDisabled = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+    const allViewerExceptHost = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+    expect(config.DefaultCacheBehavior).toMatchObject({ CachePolicyId: cachingDisabled, OriginRequestPolicyId: allViewerExceptHost, ViewerProtocolPolicy: 'https-only' });
+    expect(config.DefaultCacheBehavior.AllowedMethods).toEqual(expect.arrayContaining(['GET', 'POST', 'PATCH', 'DELETE']));
+    const streamPaths = ROUTES.filter((route) => route.stream).map((route) => route.path.replace(/\{\w+\}/g, '*'));
+    expect(config.CacheBehaviors.map((behavior: { PathPattern: string }) => behavior.PathPattern).sort()).toEqual(streamPaths.sort());
+    for (const behavior of config.CacheBehaviors) {
+      expect(behavior).toMatchObject({ CachePolicyId: cachingDisabled, OriginRequestPolicyId: allViewerExceptHost, ViewerProtocolPolicy: 'https-only' });
+    }
+    // The default origin is the HTTP API; the two others the function URLs, patient with a quiet stream.
+    expect(config.Origins).toHaveLength(3);
+    for (const origin of config.Origins) expect(origin.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginReadTimeout: 60 });
+    expect(JSON.stringify(dev.findOutputs('ApiUrl'))).toContain('DomainName');
+  });
+
   it('runs every function on Node 24, arm64, traced, with its own log group and retention', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions).toHaveLength(ROUTES.filter((route) => !route.stream).length + 4);
+    expect(functions).toHaveLength(ROUTES.length + 4);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.any(String) });
