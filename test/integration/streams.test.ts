@@ -159,3 +159,20 @@ it('answers the usual JSON errors before a stream starts: another tenant 404, no
   expect(await readStream(`/openai/sessions/${sessionId}/ctx/01ARZ3NDEKTSV4RRFFQ69G5FAV/stream`)).toMatchObject({ status: 404 });
   expect(await settledMessage(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED' });
 }, 30_000);
+
+it('stops reading the store once the client has left the stream', async () => {
+  stub.tokenGap(150);
+  const { sessionId, messageId } = await newAsk('A long one');
+  const path = `/openai/sessions/${sessionId}/messages/${messageId}/stream`;
+  const reads = () => (api.stack.dynamo.requestCounts.get('GetItem') ?? 0) + (api.stack.dynamo.requestCounts.get('Query') ?? 0);
+  const first = await readStream(path, { stopAfter: (events) => deltas(events).length === 1 });
+  expect(deltas(first.events)).toHaveLength(1);
+  // The answer is still being written (its worker writes, and reads nothing while text flows).
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const before = reads();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  // An open stream would have read its item and progress four times in 2 s (three reads each).
+  expect(reads() - before).toBeLessThan(3);
+  expect((await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`)).body.status).toBe('PROCESSING');
+  await c.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
+}, 30_000);
