@@ -848,6 +848,44 @@ describe('progress while an answer is generated', () => {
     expect(Items).toEqual([]);
   }, 30_000);
 
+  it('stops a worker whose claim was taken over while it streamed: one worker writes the answer', async () => {
+    stub.reply((body) => `${body.messages.at(-1).content} ` + Array.from({ length: 30 }, (_, i) => `x${i}`).join(' '));
+    stub.tokenGap(100);
+    const c = await as();
+    const sessionId = await newSession(c);
+    const asked = await ask(c, sessionId, 'Taken over');
+    const { record } = await inbox.job(askQueue(), asked.message_id);
+    const first = handleAsk(record);
+    for (let i = 0; i < 200; i++) {
+      const now = await message(c, sessionId, asked.message_id);
+      if (now.status === 'PROCESSING' && now.content) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    // Its lease runs out (as if it had stalled) and the job, delivered again, is taken over.
+    const stored = await storedMessage(ORG, sessionId, asked.message_id);
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.message(ORG, sessionId, asked.message_id),
+        UpdateExpression: 'SET lease_until = :past',
+        ExpressionAttributeValues: { ':past': Date.now() - 1 },
+      }),
+    );
+    const second = handleAsk(record);
+    expect(failures(await second)).toEqual([]);
+    expect(failures(await first)).toEqual([]);
+    expect(stub.requests).toHaveLength(2);
+    expect(stub.requests[0]!.hungUpAt).toBeDefined();
+    const answer = await message(c, sessionId, asked.message_id);
+    expect(answer).toMatchObject({ status: 'COMPLETED', content: expect.stringMatching(/^Taken over x0 x1/) });
+    const after = await storedMessage(ORG, sessionId, asked.message_id);
+    expect(after.attempts).toBe(Number(stored.attempts) + 1);
+    // Only the second claim's parts are committed; the first one's were left to expire or removed.
+    const heads = (await liveItems(sessionId, asked.message_id)).filter((item) => String(item.sk).split('#').length === 2);
+    expect(heads).toHaveLength(1);
+    expect(Number(heads[0]!.generation)).toBe(Number(after.attempts));
+  }, 30_000);
+
   it('shows a task’s result so far while processing', async () => {
     stub.reply(() => words);
     stub.tokenGap(60);
