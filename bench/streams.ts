@@ -9,6 +9,7 @@
  * counts of writes and reads do not depend on the machine.
  */
 import { availableParallelism, cpus } from 'node:os';
+import { serverSentEvents } from '../bin/local/http-client.js';
 import type { LocalStack } from '../bin/local/local-stack.js';
 import type { StubOpenAI } from '../bin/local/stub-openai.js';
 
@@ -31,22 +32,14 @@ const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0)
 async function readStream(url: string, token: string): Promise<{ firstDeltaAt: number; doneAt: number; text: string }> {
   const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
   if (response.status !== 200) throw new Error(`stream: HTTP ${response.status} ${await response.text()}`);
-  const decoder = new TextDecoder();
-  let buffer = '';
   let text = '';
   let firstDeltaAt = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (block.includes('event: delta')) {
-        firstDeltaAt ||= Date.now();
-        text += JSON.parse(/^data: (.*)$/m.exec(block)![1]!).content;
-      }
-      if (block.includes('event: done')) return { firstDeltaAt, doneAt: Date.now(), text };
+  for await (const event of serverSentEvents(response.body!)) {
+    if (event.event === 'delta') {
+      firstDeltaAt ||= Date.now();
+      text += JSON.parse(event.data!).content;
     }
+    if (event.event === 'done') return { firstDeltaAt, doneAt: Date.now(), text };
   }
   throw new Error('the stream ended without done');
 }

@@ -36,3 +36,36 @@ export function client(baseUrl: string, token?: string) {
     call,
   };
 }
+
+/** One Server-Sent Event as read: its fields, or the text of a `:` comment line. */
+export interface ServerSentEvent {
+  event?: string;
+  id?: string;
+  data?: string;
+  comment?: string;
+}
+
+/**
+ * The events of a `text/event-stream` body as they arrive (blocks split on blank lines, one field
+ * per line). Stop iterating to stop reading.
+ * @example for await (const event of serverSentEvents(response.body!)) if (event.event === 'done') break;
+ */
+export async function* serverSentEvents(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncGenerator<ServerSentEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event: ServerSentEvent = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) event.comment = line.slice(1).trim();
+        const field = /^(event|id|data): ?(.*)$/.exec(line);
+        if (field) event[field[1] as 'event' | 'id' | 'data'] = field[2];
+      }
+      yield event;
+    }
+  }
+}

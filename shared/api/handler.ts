@@ -14,7 +14,7 @@ import { idempotencyKey } from './middleware/idempotency-key.js';
 import { jsonAnswer } from './middleware/json-answer.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestValidation } from './middleware/request-validation.js';
-import { requestIdOf, type ApiEvent, type ApiRequest, type ApiResponse } from './types.js';
+import { apiRequestOf, type ApiEvent, type ApiRequest, type ApiResponse } from './types.js';
 
 /**
  * Builds the Lambda handler of one route from its definition (shared/contract/routes.ts): the
@@ -41,17 +41,6 @@ export function apiHandler<Route extends RouteDefinition>(route: Route, run: (re
     let records: IdempotencyRecords | undefined;
     handler.use(idempotencyKey({ records: () => (records ??= dynamoIdempotencyRecords(defaultDb())), status: route.status }));
   }
-  return handler.handler(async (event, context) => {
-    const input = event.input!;
-    // The result is the body; json-answer gives it the route's status.
-    return (await run({
-      principal: event.principal!,
-      params: input.params,
-      query: input.query,
-      body: input.body,
-      headers: event.headers ?? {},
-      requestId: requestIdOf(event, context),
-      lambdaContext: context,
-    } as ApiRequest<Route>)) as unknown as APIGatewayProxyResultV2;
-  });
+  // The result is the body; json-answer gives it the route's status.
+  return handler.handler(async (event, context) => (await run(apiRequestOf<Route>(event, context))) as unknown as APIGatewayProxyResultV2);
 }

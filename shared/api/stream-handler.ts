@@ -9,7 +9,7 @@ import { clerkAuth } from './middleware/clerk-auth.js';
 import { errorAnswer } from './middleware/error-answer.js';
 import { requestValidation } from './middleware/request-validation.js';
 import { SSE_HEADERS, sseText } from './sse.js';
-import { requestIdOf, type ApiEvent, type ApiRequest } from './types.js';
+import { apiRequestOf, type ApiEvent, type ApiRequest } from './types.js';
 
 /**
  * Builds the response-streaming Lambda handler of a stream route (`awslambda.streamifyResponse`
@@ -29,17 +29,8 @@ export function streamHandler<Route extends RouteDefinition>(route: Route, run: 
     .use(clerkAuth())
     .use(requestValidation(route))
     .handler(async (event, context) => {
-      const input = event.input!;
-      const requestId = requestIdOf(event, context);
-      const events = await run({
-        principal: event.principal!,
-        params: input.params,
-        query: input.query,
-        body: input.body,
-        headers: event.headers ?? {},
-        requestId,
-        lambdaContext: context,
-      } as ApiRequest<Route>);
-      return { statusCode: 200, headers: { ...SSE_HEADERS, 'x-request-id': requestId }, body: Readable.from(sseText(events)) };
+      const request = apiRequestOf<Route>(event, context);
+      const events = await run(request);
+      return { statusCode: 200, headers: { ...SSE_HEADERS, 'x-request-id': request.requestId }, body: Readable.from(sseText(events)) };
     });
 }

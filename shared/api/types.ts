@@ -39,3 +39,17 @@ export type ApiResponse<Route extends RouteDefinition> = z.input<NonNullable<Rou
 /** The request id every answer carries: API Gateway's, or Lambda's when there is none. */
 export const requestIdOf = (event: APIGatewayProxyEventV2, context: Context): string =>
   event.requestContext?.requestId ?? context.awsRequestId;
+
+/** What a route's function is given, once the middlewares have authenticated and validated the event. */
+export function apiRequestOf<Route extends RouteDefinition>(event: ApiEvent, context: Context): ApiRequest<Route> {
+  const input = event.input!;
+  return {
+    principal: event.principal!,
+    params: input.params,
+    query: input.query,
+    body: input.body,
+    headers: event.headers ?? {},
+    requestId: requestIdOf(event, context),
+    lambdaContext: context,
+  } as ApiRequest<Route>;
+}

@@ -22,7 +22,7 @@ export async function cancelWork(db: Db, kind: WorkKind, key: { pk: string; sk: 
   const states = kind.lifecycle;
   const fields = (textSoFar: string) => ({ ...kind.cancelledFields(textSoFar), completed_at: new Date().toISOString() });
   for (let round = 0; round < 3; round++) {
-    const waiting = await settleFrom(db, key, states.pending, states.cancelled, fields(''));
+    const waiting = await settleFrom(db, key, [states.pending], states.cancelled, fields(''));
     if (waiting) return { outcome: 'cancelled', item: waiting };
     const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true }));
     const item = Item as ClaimedItem | undefined;
@@ -32,7 +32,7 @@ export async function cancelWork(db: Db, kind: WorkKind, key: { pk: string; sk: 
     if (item.status !== states.processing) continue;
     await markCancelled(db, ref, new Date().toISOString());
     const textSoFar = (await readProgress(db, ref))?.text ?? '';
-    const running = await settleFrom(db, key, states.processing, states.cancelled, fields(textSoFar));
+    const running = await settleFrom(db, key, [states.processing], states.cancelled, fields(textSoFar));
     if (running) return { outcome: 'cancelled', item: running };
   }
   // Released and claimed again three times over while this ran: the caller may simply try again.

@@ -100,25 +100,8 @@ export async function settle(db: Db, key: Key, states: Lifecycle, claimer: strin
  * deadline on read. `fields` are set with the failed status.
  * @returns the failed item, or undefined when it had finished (or is gone) meanwhile.
  */
-export async function failUnfinished(db: Db, key: Key, states: Lifecycle, fields: Item): Promise<ClaimedItem | undefined> {
-  const { UpdateExpression, names, values } = finalUpdate(states.failed, fields);
-  try {
-    const { Attributes } = await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: key,
-        UpdateExpression,
-        ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :processing)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ...values, ':pending': states.pending, ':processing': states.processing },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return Attributes as ClaimedItem | undefined;
-  } catch (error) {
-    if (isConditionFailure(error)) return undefined;
-    throw error;
-  }
+export function failUnfinished(db: Db, key: Key, states: Lifecycle, fields: Item): Promise<ClaimedItem | undefined> {
+  return settleFrom(db, key, [states.pending, states.processing], states.failed, fields);
 }
 
 /** Puts a claimed item back to pending after a passing failure, for the next try. */
@@ -164,21 +147,22 @@ export async function withdrawUnclaimed(db: Db, key: Key, states: Lifecycle): Pr
 }
 
 /**
- * Ends an item in `status` with `fields` if it is still in the state `from` (whoever holds it):
- * a cancel of a waiting or a running item.
- * @returns the item as written, or undefined when it was no longer in that state (or is gone).
+ * Ends an item in `status` with `fields` if it is still in one of the states `from`, whoever holds
+ * it: a cancel of a waiting or a running item, a failure of an unfinished one.
+ * @returns the item as written, or undefined when it was in none of them (or is gone).
  */
-export async function settleFrom(db: Db, key: Key, from: string, status: string, fields: Item): Promise<ClaimedItem | undefined> {
+export async function settleFrom(db: Db, key: Key, from: readonly string[], status: string, fields: Item): Promise<ClaimedItem | undefined> {
   const { UpdateExpression, names, values } = finalUpdate(status, fields);
+  const states = Object.fromEntries(from.map((state, index) => [`:from${index}`, state]));
   try {
     const { Attributes } = await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: key,
         UpdateExpression,
-        ConditionExpression: 'attribute_exists(pk) AND #status = :from',
+        ConditionExpression: `attribute_exists(pk) AND #status IN (${Object.keys(states).join(', ')})`,
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ...values, ':from': from },
+        ExpressionAttributeValues: { ...values, ...states },
         ReturnValues: 'ALL_NEW',
       }),
     );

@@ -23,7 +23,6 @@ export function progressPump(sink: ProgressSink, stop: AbortController, onError:
   let writing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  let writes = 0;
 
   const run = (step: () => Promise<boolean>) => {
     writing = writing.then(async () => {
@@ -42,7 +41,6 @@ export function progressPump(sink: ProgressSink, stop: AbortController, onError:
     const text = buffered;
     buffered = '';
     lastWrite = Date.now();
-    writes++;
     run(async () => {
       try {
         return await sink.append(text);
@@ -69,12 +67,11 @@ export function progressPump(sink: ProgressSink, stop: AbortController, onError:
       timer = setTimeout(flush, Math.max(0, lastWrite + PROGRESS_INTERVAL_MS - Date.now()));
     },
     /** Stops writing (what is buffered is not written: the finished answer holds it) and waits for the write in flight. */
-    async close(): Promise<{ writes: number }> {
+    async close(): Promise<void> {
       closed = true;
       clearInterval(heartbeat);
       if (timer) clearTimeout(timer);
       await writing;
-      return { writes };
     },
   };
 }

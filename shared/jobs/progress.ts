@@ -104,20 +104,17 @@ export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: nu
 /**
  * Marks a cancel on an item's progress (creating the head if no worker has yet): from then on no
  * part is committed, and a worker that has not started does not.
- * @returns the parts committed at that moment.
  */
-export async function markCancelled(db: Db, ref: LiveRef, at: string): Promise<number> {
-  const { Attributes } = await db.doc.send(
+export async function markCancelled(db: Db, ref: LiveRef, at: string): Promise<void> {
+  await db.doc.send(
     new UpdateCommand({
       TableName: db.table,
       Key: keys.liveHead(ref.orgId, ref.sessionId, ref.itemId),
       UpdateExpression: 'SET cancelled_at = if_not_exists(cancelled_at, :at), #ttl = :ttl',
       ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
       ExpressionAttributeValues: { ':at': at, ':ttl': expiresAt() },
-      ReturnValues: 'ALL_NEW',
     }),
   );
-  return Number(Attributes?.seq ?? 0);
 }
 
 /**

@@ -3,6 +3,7 @@
  * modules that deploy, with the workers answering from a stub model that streams word by word.
  */
 import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
+import { serverSentEvents, type ServerSentEvent } from '../../bin/local/http-client.js';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 
 const ORG = 'org_streams';
@@ -28,18 +29,11 @@ beforeEach(() => {
   stub.tokenGap(50);
 });
 
-interface SseEvent {
-  event?: string;
-  id?: string;
-  data?: string;
-  comment?: string;
-}
-
 /** Reads a stream's events as they come, until it ends or `stopAfter` says so (then hangs up). */
 async function readStream(
   path: string,
-  options: { token?: string; lastEventId?: string; stopAfter?: (events: SseEvent[]) => boolean } = {},
-): Promise<{ status: number; contentType: string | null; events: SseEvent[]; body?: unknown }> {
+  options: { token?: string; lastEventId?: string; stopAfter?: (events: ServerSentEvent[]) => boolean } = {},
+): Promise<{ status: number; contentType: string | null; events: ServerSentEvent[]; body?: unknown }> {
   const abort = new AbortController();
   const response = await fetch(`${api.url}${path}`, {
     headers: { authorization: `Bearer ${options.token ?? token}`, ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}) },
@@ -47,27 +41,13 @@ async function readStream(
   });
   const contentType = response.headers.get('content-type');
   if (!contentType?.startsWith('text/event-stream')) return { status: response.status, contentType, events: [], body: await response.json() };
-  const events: SseEvent[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
+  const events: ServerSentEvent[] = [];
   try {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event: SseEvent = {};
-        for (const line of block.split('\n')) {
-          if (line.startsWith(':')) event.comment = line.slice(1).trim();
-          const match = /^(event|id|data): ?(.*)$/.exec(line);
-          if (match) event[match[1] as 'event' | 'id' | 'data'] = match[2];
-        }
-        events.push(event);
-        if (options.stopAfter?.(events)) {
-          abort.abort();
-          return { status: response.status, contentType, events };
-        }
+    for await (const event of serverSentEvents(response.body!)) {
+      events.push(event);
+      if (options.stopAfter?.(events)) {
+        abort.abort();
+        return { status: response.status, contentType, events };
       }
     }
   } catch (error) {
@@ -76,9 +56,9 @@ async function readStream(
   return { status: response.status, contentType, events };
 }
 
-const deltas = (events: SseEvent[]) => events.filter((event) => event.event === 'delta');
-const text = (events: SseEvent[]) => deltas(events).map((event) => JSON.parse(event.data!).content).join('');
-const done = (events: SseEvent[]) => events.find((event) => event.event === 'done');
+const deltas = (events: ServerSentEvent[]) => events.filter((event) => event.event === 'delta');
+const text = (events: ServerSentEvent[]) => deltas(events).map((event) => JSON.parse(event.data!).content).join('');
+const done = (events: ServerSentEvent[]) => events.find((event) => event.event === 'done');
 
 async function newAsk(message = 'Stream it'): Promise<{ sessionId: string; messageId: string }> {
   const sessionId = (await c.post('/openai/sessions', { name: 'streams' })).body.session_id;

@@ -105,6 +105,16 @@ async function message(c: Client, sessionId: string, messageId: string): Promise
   return answer.body;
 }
 
+/** Polls until the answer is PROCESSING with some text, while its worker runs. */
+async function processingWithText(c: Client, sessionId: string, messageId: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const now = await message(c, sessionId, messageId);
+    if (now.status === 'PROCESSING' && now.content) return now.content;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the answer never showed text while PROCESSING');
+}
+
 async function task(c: Client, sessionId: string, ctxId: string): Promise<any> {
   const answer = await c.get(`/openai/sessions/${sessionId}/ctx/${ctxId}`);
   expect(answer.status).toBe(200);
@@ -406,12 +416,7 @@ describe('ask worker', () => {
         if (stub.requests.length > 0) process.env.org_rotate_OPENAI_API_KEY = 'sk-new';
       }, 5);
       const handled = handleAsk(record).finally(() => clearInterval(rotate));
-      let partial = '';
-      for (let i = 0; i < 200 && !partial; i++) {
-        const now = await message(caller, sessionId, messageId);
-        if (now.status === 'PROCESSING' && now.content) partial = now.content;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      const partial = await processingWithText(caller, sessionId, messageId);
       expect(partial).not.toBe('');
       const cancelled = await caller.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
       expect(cancelled.body.status).toBe('CANCELLED');
@@ -833,11 +838,7 @@ describe('progress while an answer is generated', () => {
     const asked = await ask(c, sessionId, 'Delete me while you talk');
     const { record } = await inbox.job(askQueue(), asked.message_id);
     const handled = handleAsk(record);
-    for (let i = 0; i < 200; i++) {
-      const now = await message(c, sessionId, asked.message_id);
-      if (now.status === 'PROCESSING' && now.content) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await processingWithText(c, sessionId, asked.message_id);
     expect(await c.delete(`/openai/sessions/${sessionId}`)).toMatchObject({ status: 200 });
     expect(failures(await handled)).toEqual([]);
     expect(stub.requests[0]!.hungUpAt).toBeDefined();
@@ -856,11 +857,7 @@ describe('progress while an answer is generated', () => {
     const asked = await ask(c, sessionId, 'Taken over');
     const { record } = await inbox.job(askQueue(), asked.message_id);
     const first = handleAsk(record);
-    for (let i = 0; i < 200; i++) {
-      const now = await message(c, sessionId, asked.message_id);
-      if (now.status === 'PROCESSING' && now.content) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await processingWithText(c, sessionId, asked.message_id);
     // Its lease runs out (as if it had stalled) and the job, delivered again, is taken over.
     const stored = await storedMessage(ORG, sessionId, asked.message_id);
     await db.doc.send(
@@ -910,16 +907,6 @@ describe('progress while an answer is generated', () => {
 describe('cancel', () => {
   const words = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
   const cancel = (c: Client, sessionId: string, messageId: string) => c.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
-
-  /** Polls until the answer is PROCESSING with some text, while its worker runs. */
-  async function processingWithText(c: Client, sessionId: string, messageId: string): Promise<string> {
-    for (let i = 0; i < 200; i++) {
-      const now = await message(c, sessionId, messageId);
-      if (now.status === 'PROCESSING' && now.content) return now.content;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error('the answer never showed text while PROCESSING');
-  }
 
   it('cancels a PENDING answer at once: its job asks nothing, a second cancel answers it again, the next turn is answered', async () => {
     const { c, sessionId, messageId, record } = await askWithJob('Never mind');
