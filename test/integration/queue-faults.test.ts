@@ -132,13 +132,16 @@ it('runs a task once when its send reached the standard queue twice', async () =
   const sends = proxy.received.get('SendMessage') ?? 0;
   const deferrals = proxy.received.get('ChangeMessageVisibility') ?? 0;
   proxy.fail({ operation: 'SendMessage', ...UNAVAILABLE, times: 1, afterForwarding: true });
+  // The model is slow, so the second copy is received while the first is being answered, whatever
+  // order the poller and the batch processor take them in.
+  stub.fail({ fault: { kind: 'slow', delayMs: 1000 } }); // under the 2 s visibility timeout: the first copy does not come back
   const started = await c.post(`/openai/sessions/${sessionId}/ctx`, { task: 'queued twice' });
   expect(started.status).toBe(202);
   expect(proxy.received.get('SendMessage')).toBe(sends + 2);
   await until('the task to be done', async () => (await c.get(`/openai/sessions/${sessionId}/ctx/${started.body.ctx_id}`)).body.status === 'done');
   // The second copy found the task claimed: it is put back until the claim's lease would end (at
   // most a minute), when it finds the task done and is deleted, instead of being answered again.
-  await until('the second copy to be put back', () => proxy.received.get('ChangeMessageVisibility') === deferrals + 1);
+  await until('the second copy to be put back', () => (proxy.received.get('ChangeMessageVisibility') ?? 0) >= deferrals + 1);
   await until('the first copy to be deleted', async () => (await messagesOn('ctx')) === 1);
   expect(modelCallsFor('queued twice')).toBe(1);
 }, 40_000);
