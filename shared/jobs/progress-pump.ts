@@ -38,10 +38,13 @@ export function progressPump(sink: ProgressSink, stop: AbortController, onError:
   const flush = () => {
     timer = undefined;
     if (closed || !buffered) return;
-    const text = buffered;
-    buffered = '';
     lastWrite = Date.now();
     run(async () => {
+      // The text is taken when the write runs, not when it is queued: a write before it that failed
+      // has put its text back in front, and the order stays the model's.
+      const text = buffered;
+      buffered = '';
+      if (!text) return true;
       try {
         return await sink.append(text);
       } catch (error) {
