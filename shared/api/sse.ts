@@ -1,4 +1,4 @@
-import type { FollowEvent } from '../jobs/following.js';
+import type { FollowEvent, ResumePoint } from '../jobs/following.js';
 
 /** The headers of a Server-Sent Events answer (no proxy may buffer or cache it). */
 export const SSE_HEADERS = {
@@ -9,7 +9,8 @@ export const SSE_HEADERS = {
 
 /**
  * The Server-Sent Events text of a stream of events: `delta` events with an `id:` (the characters
- * sent so far, for `Last-Event-ID`), one `done`, and `: keep-alive` comments; first a `retry:` hint.
+ * sent so far and a check of them, for `Last-Event-ID`), one `done`, and `: keep-alive` comments;
+ * first a `retry:` hint.
  */
 export async function* sseText(events: AsyncIterable<FollowEvent>): AsyncGenerator<string> {
   yield 'retry: 2000\n\n';
@@ -20,8 +21,13 @@ export async function* sseText(events: AsyncIterable<FollowEvent>): AsyncGenerat
   }
 }
 
-/** The characters a client already has, from its `Last-Event-ID` header (0 when absent or not a count). */
-export function resumeOffset(headers: Record<string, string | undefined>): number {
-  const value = headers['last-event-id'];
-  return value !== undefined && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : 0;
+/**
+ * Where a client resumes, from its `Last-Event-ID` header: `<chars>.<check>` as the deltas' ids are,
+ * or a bare count; anything else (or none) is the beginning.
+ * @example resumePoint({ 'last-event-id': '42.1x9k3' }) // { chars: 42, check: '1x9k3' }
+ */
+export function resumePoint(headers: Record<string, string | undefined>): ResumePoint {
+  const match = /^(\d{1,9})(?:\.([0-9a-z]{1,7}))?$/.exec(headers['last-event-id']?.trim() ?? '');
+  if (!match) return { chars: 0 };
+  return match[2] ? { chars: Number(match[1]), check: match[2] } : { chars: Number(match[1]) };
 }

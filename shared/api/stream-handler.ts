@@ -19,7 +19,7 @@ import { apiRequestOf, type ApiEvent, type ApiRequest } from './types.js';
  * (the response stream closes, which ends the iteration).
  * @example
  * export const handler = streamHandler(routes.StreamMessage, ({ principal, params, headers }) =>
- *   defaultMessageService().follow(principal, params.session_id, params.message_id, resumeOffset(headers)));
+ *   defaultMessageService().follow(principal, params.session_id, params.message_id, resumePoint(headers)));
  */
 export function streamHandler<Route extends RouteDefinition>(route: Route, run: (request: ApiRequest<Route>) => Promise<AsyncIterable<FollowEvent>>) {
   return middy<ApiEvent, unknown>({ executionMode: executionModeStreamifyResponse })

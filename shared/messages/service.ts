@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
-import { follow, type FollowedState, type FollowEvent } from '../jobs/following.js';
+import { follow, type FollowedState, type FollowEvent, type ResumePoint } from '../jobs/following.js';
 import { readUntilFinished } from '../jobs/waiting.js';
 import { ANSWER, failIfOverdue, isFinished } from '../jobs/work-items.js';
 import { env } from '../platform/env.js';
@@ -155,7 +155,7 @@ export function messageService({ messages, sessions, access, readLimit }: Messag
      * addition, then `done` with the message as its GET shows it. The checks of a GET come first,
      * so a message the caller may not read is refused before any event.
      */
-    async follow(principal: Principal, sessionId: string, messageId: string, after: number): Promise<AsyncIterable<FollowEvent>> {
+    async follow(principal: Principal, sessionId: string, messageId: string, after: ResumePoint): Promise<AsyncIterable<FollowEvent>> {
       let next: Message | undefined = await this.get(principal, sessionId, messageId);
       const read = async (): Promise<FollowedState | undefined> => {
         const message = next ?? (await this.get(principal, sessionId, messageId).catch(undefinedIfNotFound));

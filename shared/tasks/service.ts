@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
-import { follow, type FollowedState, type FollowEvent } from '../jobs/following.js';
+import { follow, type FollowedState, type FollowEvent, type ResumePoint } from '../jobs/following.js';
 import { readUntilFinished } from '../jobs/waiting.js';
 import { failIfOverdue, isFinished, TASK } from '../jobs/work-items.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
@@ -79,7 +79,7 @@ export type TaskStartService = ReturnType<typeof taskStartService>;
 export function taskService({ tasks, access }: TaskServiceDeps) {
   return {
     /** Follows a task as it is answered (a stream), as an answer is followed (see the message service). */
-    async follow(principal: Principal, sessionId: string, taskId: string, after: number): Promise<AsyncIterable<FollowEvent>> {
+    async follow(principal: Principal, sessionId: string, taskId: string, after: ResumePoint): Promise<AsyncIterable<FollowEvent>> {
       let next: Task | undefined = await this.get(principal, sessionId, taskId);
       const read = async (): Promise<FollowedState | undefined> => {
         const task = next ?? (await this.get(principal, sessionId, taskId).catch(undefinedIfNotFound));
