@@ -12,8 +12,8 @@ export type CancelOutcome =
   | { outcome: 'gone' };
 
 /**
- * Cancels a work item. A waiting one is cancelled at once (its job, when it comes, finds nothing to
- * do). A running one is marked cancelled in its progress first, so that its worker commits no more
+ * Cancels a work item. A waiting one is cancelled at once, with the text an earlier try committed
+ * (its job, when it comes, finds nothing to do). A running one is marked cancelled in its progress first, so that its worker commits no more
  * text and stops the model at its next progress write or check (within a second); then the item
  * is cancelled with the text committed until then. An item that finished meanwhile stays as it
  * finished. Cancelling a cancelled item answers it again.
@@ -22,7 +22,10 @@ export async function cancelWork(db: Db, kind: WorkKind, key: { pk: string; sk: 
   const states = kind.lifecycle;
   const fields = (textSoFar: string) => ({ ...kind.cancelledFields(textSoFar), completed_at: new Date().toISOString() });
   for (let round = 0; round < 3; round++) {
-    const waiting = await settleFrom(db, key, [states.pending], states.cancelled, fields(''));
+    // A waiting item may have been tried before (and released): it keeps what that try committed,
+    // as the worker keeps it when it finds the cancel (and as a stream of it showed).
+    const committed = (await readProgress(db, ref))?.text ?? '';
+    const waiting = await settleFrom(db, key, [states.pending], states.cancelled, fields(committed));
     if (waiting) return { outcome: 'cancelled', item: waiting };
     const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true }));
     const item = Item as ClaimedItem | undefined;

@@ -922,6 +922,22 @@ describe('cancel', () => {
     expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'CANCELLED' });
   });
 
+  it('cancels a PENDING answer that an earlier try streamed part of with that text, as the worker does', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Tried before');
+    // An earlier try committed progress, then was released (a passing failure): the answer waits again.
+    const { liveWriter } = await import('../../shared/jobs/progress.js');
+    const earlier = liveWriter(db, { orgId: ORG, sessionId, itemId: messageId }, 'earlier-worker', 1);
+    expect(await earlier.start()).toBe(true);
+    expect(await earlier.append('Half an ')).toBe(true);
+    expect(await earlier.append('answer')).toBe(true);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'PENDING' });
+    const cancelled = await cancel(c, sessionId, messageId);
+    expect(cancelled).toMatchObject({ status: 200, body: { status: 'CANCELLED', content: 'Half an answer', error: 'Cancelled by the user.' } });
+    expect(failures(await handleAsk(record))).toEqual([]);
+    expect(stub.requests).toHaveLength(0);
+    expect(await message(c, sessionId, messageId)).toEqual(cancelled.body);
+  });
+
   it('cancels an answer being generated: CANCELLED at once with its text so far, the model call stopped within 2 s, the next turn not held back', async () => {
     stub.reply((body) => (body.messages.at(-1).content === 'Long one' ? words : 'short answer'));
     stub.tokenGap(100);
