@@ -76,8 +76,11 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   const ref = { orgId, sessionId: work.sessionId, itemId: work.itemId };
   const live = liveWriter(db, ref, attempt.claimer, attempts);
   try {
+    const started = await live.start();
     // A cancel that came before this try asked the model: the item is cancelled, with what an earlier try committed.
-    if (!(await live.start())) return settleCancelled(db, work, attempt, (await readProgress(db, ref))?.text ?? '');
+    if (started === 'cancelled') return settleCancelled(db, work, attempt, (await readProgress(db, ref))?.text ?? '');
+    // A later try took the item over while this one stalled: that try answers it.
+    if (started === 'superseded') return FINISHED;
     settings = await orgSettings(orgId);
     if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
     model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;

@@ -47,23 +47,33 @@ export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: nu
   let seq = 0;
   let chars = 0;
   return {
-    /** @returns false when a cancel came first: the model is not to be asked. */
-    async start(): Promise<boolean> {
+    /**
+     * Takes the head for this try. 'cancelled' when a cancel came first (the model is not to be
+     * asked); 'superseded' when a later try has taken it already (this one stalled past its lease:
+     * it leaves the item to that try, and never takes the head back from it).
+     */
+    async start(): Promise<'started' | 'cancelled' | 'superseded'> {
       try {
         await db.doc.send(
           new UpdateCommand({
             TableName: db.table,
             Key: head,
             UpdateExpression: 'SET claimer = :claimer, generation = :generation, seq = :zero, chars = :zero, #ttl = :ttl',
-            ConditionExpression: 'attribute_not_exists(cancelled_at)',
+            ConditionExpression: 'attribute_not_exists(cancelled_at) AND (attribute_not_exists(generation) OR generation < :generation)',
             ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
             ExpressionAttributeValues: { ':claimer': claimer, ':generation': generation, ':zero': 0, ':ttl': expiresAt() },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
-        return true;
+        return 'started';
       } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
+        if (!isConditionFailure(error)) throw error;
+        const old = (error as { Item?: Record<string, unknown> }).Item;
+        if (old?.cancelled_at !== undefined) return 'cancelled';
+        if (old) return 'superseded';
+        // dynalite does not return the item with the failure: read it.
+        const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: head, ConsistentRead: true }));
+        return Item?.cancelled_at !== undefined ? 'cancelled' : 'superseded';
       }
     },
 
