@@ -20,7 +20,9 @@ export class LocalResponseStream extends Writable {
   #prelude: Prelude = {};
   constructor(private readonly response: ServerResponse) {
     super();
-    // A client that hangs up ends the stream: the handler's next write fails, as in Lambda.
+    // A client that hangs up ends the stream: the handler's next write fails and it stops. Lambda's
+    // runtime does not tell a streaming handler that its client left (runtime-interface-client
+    // #145), so in AWS a stream runs on to `done` or its 5-minute bound (decision 0001).
     response.on('close', () => {
       if (!response.writableFinished) this.destroy(new Error('the client closed the connection'));
     });
