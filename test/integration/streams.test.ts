@@ -89,6 +89,25 @@ it('gives a stream opened after the end the whole text, then done', async () => 
   expect(JSON.parse(done(streamed.events)!.data!)).toMatchObject({ status: 'COMPLETED', content: words });
 }, 30_000);
 
+it('gives a stream opened while the answer is being written what came before it first, then the rest', async () => {
+  stub.tokenGap(80);
+  const { sessionId, messageId } = await newAsk();
+  let soFar = '';
+  for (let i = 0; i < 200 && !soFar; i++) {
+    const now = await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`);
+    if (now.body.status === 'PROCESSING' && now.body.content) soFar = now.body.content;
+    else await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  expect(soFar.length).toBeGreaterThan(0);
+  expect(soFar.length).toBeLessThan(words.length);
+  const streamed = await readStream(`/openai/sessions/${sessionId}/messages/${messageId}/stream`);
+  const first = JSON.parse(deltas(streamed.events)[0]!.data!).content as string;
+  expect(first.startsWith(soFar)).toBe(true);
+  expect(deltas(streamed.events).length).toBeGreaterThanOrEqual(2);
+  expect(text(streamed.events)).toBe(words);
+  expect(JSON.parse(done(streamed.events)!.data!)).toMatchObject({ status: 'COMPLETED', content: words });
+}, 30_000);
+
 it('resumes after a dropped connection with Last-Event-ID: nothing repeated, nothing lost', async () => {
   const { sessionId, messageId } = await newAsk();
   const path = `/openai/sessions/${sessionId}/messages/${messageId}/stream`;
