@@ -75,6 +75,7 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
       await access.admit(principal, sessionId, now, 2, undo, messageId);
       try {
         await queue.enqueue({ kind: 'ask', org_id: principal.orgId, session_id: sessionId, message_id: messageId, enqueued_at: now });
+        addMetric('JobQueued', MetricUnit.Count, 1);
       } catch (error) {
         if (!(await messages.withdrawUnclaimed(principal.orgId, sessionId, messageId))) {
           logger.warn('an ask whose send failed was queued all the same', { session_id: sessionId, message_id: messageId, error: (error as Error).name });

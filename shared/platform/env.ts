@@ -52,6 +52,8 @@ const list = (variable: Variable): string[] | undefined => {
 
 /** The settings, each read from its variable when called. */
 export const env = {
+  /** The stage (`dev`, `prod`, ...; `local` for npm start): a dimension of every metric. */
+  stage: () => raw('stage') ?? 'local',
   tableName: () => required('tableName'),
   askQueueUrl: () => required('askQueueUrl'),
   taskQueueUrl: () => required('taskQueueUrl'),

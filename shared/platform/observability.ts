@@ -7,12 +7,14 @@ import { env } from './env.js';
 /**
  * Powertools logger (JSON lines with the Lambda context), metrics (CloudWatch embedded metric
  * format, published after each invocation by the api and jobs middlewares) and tracer (X-Ray; it
- * turns itself off outside Lambda). They are made once per process, so the service name is read at
- * import. Keys, tokens and message content are never logged nor measured: ids, sizes, reasons, counts.
+ * turns itself off outside Lambda). They are made once per process, so the service name and the
+ * stage are read at import. Keys, tokens and message content are never logged nor measured: ids, sizes, reasons, counts.
  */
 const serviceName = env.serviceName();
 export const logger = new Logger({ serviceName });
-export const metrics = new Metrics({ namespace: 'AiChat', serviceName });
+/** The namespace of the project's metrics; each carries the dimensions `service` and `stage` (the alarms read them so). */
+export const METRIC_NAMESPACE = 'AiChat';
+export const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName, defaultDimensions: { stage: env.stage() } });
 export const tracer = new Tracer({ serviceName });
 export { MetricUnit };
 
@@ -26,6 +28,7 @@ export type MetricName =
   | 'QueueWait'
   | 'ModelCallRetried'
   | 'QueueUnavailable'
+  | 'JobQueued'
   | 'RateLimited';
 
 /** Records one of the project's metrics. */

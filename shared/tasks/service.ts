@@ -57,6 +57,7 @@ export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartS
       await access.admit(principal, sessionId, now, 0, () => tasks.delete(principal.orgId, sessionId, taskId));
       try {
         await queue.enqueue({ kind: 'ctx', org_id: principal.orgId, session_id: sessionId, ctx_id: taskId, enqueued_at: now });
+        addMetric('JobQueued', MetricUnit.Count, 1);
       } catch (error) {
         if (!(await tasks.withdrawUnclaimed(principal.orgId, sessionId, taskId))) {
           logger.warn('a task whose send failed was queued all the same', { session_id: sessionId, ctx_id: taskId, error: (error as Error).name });
