@@ -1,15 +1,17 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { ApiMapping, CorsHttpMethod, DomainName, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, HttpMethod as UrlMethod, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Fn } from 'aws-cdk-lib';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUES, type QueueId } from '../shared/contract/queues.js';
-import { ROUTES, type RouteDefinition } from '../shared/contract/routes.js';
+import { ROUTES, routeKey, type RouteDefinition } from '../shared/contract/routes.js';
 import { VARIABLES } from '../shared/platform/env.js';
 import { AppFunction } from './api-function.js';
 import type { StageSettings } from './stage.js';
@@ -29,8 +31,14 @@ export class ChatApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly functions: AppFunction[] = [];
-  /** The stream routes' function URLs (response streaming), which the front (infra/front.ts) routes to. */
-  readonly streams: Array<{ route: RouteDefinition; url: FunctionUrl }> = [];
+  /** The stream routes' functions and function URLs (response streaming), which the front (infra/front.ts) routes to. */
+  readonly streams: Array<{ route: RouteDefinition; url: FunctionUrl; fn: AppFunction }> = [];
+  /** The stage's access log. */
+  readonly accessLogs: LogGroup;
+  /** The host the front calls: the API's custom domain when one is set (the execute-api endpoint is then off), else its endpoint's host. */
+  readonly originDomain: string;
+  /** Where the custom domain's DNS name must point (its regional API Gateway domain), when one is set. */
+  readonly originTarget?: string;
 
   constructor(scope: Construct, id: string, props: ChatApiProps) {
     super(scope, id);
@@ -39,16 +47,20 @@ export class ChatApi extends Construct {
     this.api = new HttpApi(this, 'Api', {
       apiName: `ai-chat-${settings.stage}`,
       createDefaultStage: false,
+      // With a custom domain, only the front (through that domain) reaches the API.
+      disableExecuteApiEndpoint: Boolean(settings.apiDomainName),
       corsPreflight: settings.corsOrigins.length
         ? {
             allowOrigins: settings.corsOrigins,
             allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PATCH, CorsHttpMethod.DELETE],
             allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
             exposeHeaders: ['retry-after', 'x-request-id', 'idempotent-replayed'],
+            maxAge: Duration.minutes(10),
           }
         : undefined,
     });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: settings.logRetentionDays, removalPolicy: removal });
+    this.accessLogs = accessLogs;
     this.stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
@@ -59,10 +71,14 @@ export class ChatApi extends Construct {
         format: AccessLogFormat.custom(
           JSON.stringify({
             requestId: '$context.requestId',
+            stage: settings.stage,
             routeKey: '$context.routeKey',
             status: '$context.status',
             latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            error: '$context.error.message',
             integrationError: '$context.integrationErrorMessage',
+            // Behind the front, the address CloudFront called from; the client's is in the WAF's logs.
             ip: '$context.identity.sourceIp',
           }),
         ),
@@ -101,24 +117,49 @@ export class ChatApi extends Construct {
       this.functions.push(fn);
       if (route.stream) {
         // An HTTP API cannot stream a response: a stream route is a function URL in response-streaming
-        // mode, under the API's base URL through the front (docs/decisions/0001-streams-front.md). It
-        // verifies the Clerk token itself, as every route does.
+        // mode, under the API's base URL through the front (docs/decisions/0001-streams-front.md). Only
+        // the front may call it (IAM, signed by CloudFront's origin access control); it verifies the
+        // Clerk token itself, as every route does.
         const url = fn.addFunctionUrl({
-          authType: FunctionUrlAuthType.NONE,
+          authType: FunctionUrlAuthType.AWS_IAM,
           invokeMode: InvokeMode.RESPONSE_STREAM,
           cors: settings.corsOrigins.length
             ? { allowedOrigins: settings.corsOrigins, allowedMethods: [UrlMethod.GET], allowedHeaders: ['authorization', 'last-event-id'], exposedHeaders: ['x-request-id'] }
             : undefined,
         });
-        this.streams.push({ route, url });
+        this.streams.push({ route, url, fn });
         continue;
       }
       const integration = new HttpLambdaIntegration(`${route.name}Integration`, fn);
       if (route.path === '$default') {
         this.api.addRoutes({ path: '/{proxy+}', methods: [HttpMethod.ANY], integration });
       } else {
-        this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method as keyof typeof HttpMethod]], integration });
+        const [added] = this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method as keyof typeof HttpMethod]], integration });
+        this.stage.node.addDependency(added!);
       }
+    }
+
+    // The routes that start model calls get throttles of their own, below the stage's: a flood of
+    // asks cannot use up the whole stage's rate.
+    const jobRoutes = ROUTES.filter((route) => route.enqueues);
+    (this.stage.node.defaultChild as CfnStage).addPropertyOverride(
+      'RouteSettings',
+      Object.fromEntries(
+        jobRoutes.map((route) => [routeKey(route), { ThrottlingRateLimit: settings.jobRouteRateLimit, ThrottlingBurstLimit: settings.jobRouteRateLimit * 2 }]),
+      ),
+    );
+
+    if (settings.apiDomainName && settings.apiCertificateArn) {
+      const domain = new DomainName(this, 'OriginDomain', {
+        domainName: settings.apiDomainName,
+        certificate: Certificate.fromCertificateArn(this, 'OriginCertificate', settings.apiCertificateArn),
+      });
+      new ApiMapping(this, 'OriginMapping', { api: this.api, domainName: domain, stage: this.stage });
+      this.originDomain = settings.apiDomainName;
+      this.originTarget = domain.regionalDomainName;
+    } else {
+      // The HTTP API's host, from its endpoint `https://<id>.execute-api.<region>.amazonaws.com`.
+      this.originDomain = Fn.select(2, Fn.split('/', this.api.apiEndpoint));
     }
   }
 }

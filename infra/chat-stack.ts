@@ -6,10 +6,13 @@ import { ChatFront } from './front.js';
 import { Jobs } from './jobs.js';
 import type { StageSettings } from './stage.js';
 import { ChatTable } from './chat-table.js';
+import { FrontWebAcl } from './web-acl.js';
 import { VARIABLES } from '../shared/platform/env.js';
 
 export interface ChatStackProps extends StackProps {
   settings: StageSettings;
+  /** The front's web ACL when it lives in another stack (us-east-1); made here when the stage is in us-east-1. */
+  webAclArn?: string;
 }
 
 /** One stage of the service: the table, the job queues and workers, the HTTP API, its front and the alarms. */
@@ -32,12 +35,20 @@ export class ChatStack extends Stack {
     };
     this.jobs = new Jobs(this, 'Jobs', { settings, table: this.table.table, environment });
     this.api = new ChatApi(this, 'Http', { settings, table: this.table.table, queues: this.jobs.queues, environment });
-    this.front = new ChatFront(this, 'Front', { api: this.api.api, streams: this.api.streams });
+    const webAclArn = props.webAclArn ?? new FrontWebAcl(this, 'FrontWebAcl', { stage: settings.stage, requestsPerIp: settings.wafRequestsPerIp }).acl.attrArn;
+    this.front = new ChatFront(this, 'Front', { api: this.api.api, apiOrigin: this.api.originDomain, streams: this.api.streams, webAclArn });
     this.alarms = new Alarms(this, 'Alarms', {
       stage: settings.stage,
+      protect: settings.protect,
       api: this.api.api,
-      workers: this.jobs.workers,
+      accessLogs: this.api.accessLogs,
+      apiFunctions: this.api.functions,
+      streamFunctions: this.api.streams.map((stream) => stream.fn),
+      workers: this.jobs.answering,
+      deadLetterConsumers: this.jobs.deadLetterConsumers,
+      jobQueues: Object.values(this.jobs.queues),
       deadLetterQueues: Object.values(this.jobs.deadLetterQueues),
+      table: this.table.table,
       email: settings.alarmEmail,
     });
 
@@ -45,7 +56,14 @@ export class ChatStack extends Stack {
       value: `https://${this.front.distribution.distributionDomainName}/openai`,
       description: 'Point clients here (the base path is /openai): every route, the streams included.',
     });
-    new CfnOutput(this, 'HttpApiUrl', { value: `${this.api.api.apiEndpoint}/openai`, description: 'The HTTP API itself: every route but the streams.' });
+    if (settings.apiDomainName) {
+      new CfnOutput(this, 'ApiOriginTarget', {
+        value: this.api.originTarget!,
+        description: `Point ${settings.apiDomainName} here (a CNAME): the front reaches the HTTP API through that domain only.`,
+      });
+    } else {
+      new CfnOutput(this, 'HttpApiUrl', { value: `${this.api.api.apiEndpoint}/openai`, description: 'The HTTP API itself: every route but the streams.' });
+    }
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'AlarmTopic', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'OrgSecretPrefix', { value: settings.orgSecretPrefix, description: 'npm run org -- set <org> --stage <stage> writes here.' });

@@ -24,6 +24,9 @@ export class Jobs extends Construct {
   readonly queues = {} as Record<QueueId, Queue>;
   readonly deadLetterQueues = {} as Record<QueueId, Queue>;
   readonly workers: AppFunction[] = [];
+  /** The workers that answer jobs (with their timeout), and the dead-letter consumers. */
+  readonly answering: Array<{ fn: AppFunction; timeoutSeconds: number }> = [];
+  readonly deadLetterConsumers: AppFunction[] = [];
 
   constructor(scope: Construct, id: string, props: JobsProps) {
     super(scope, id);
@@ -62,7 +65,7 @@ export class Jobs extends Construct {
         entry: worker.entry,
         serviceName: 'ai-chat-worker',
         timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
-        memorySize: 1024,
+        memorySize: worker.memoryMb,
         logRetention: settings.logRetentionDays,
         logRemovalPolicy: removal,
         environment: {
@@ -77,7 +80,7 @@ export class Jobs extends Construct {
               }),
         },
       });
-      fn.grantTable(props.table, 'write');
+      fn.grantTable(props.table, worker.table);
       fn.addEventSource(
         new SqsEventSource(queue, {
           batchSize: QUEUE_SETTINGS.batchSize,
@@ -90,6 +93,8 @@ export class Jobs extends Construct {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [orgSecrets] }));
       }
       this.workers.push(fn);
+      if (worker.deadLetter) this.deadLetterConsumers.push(fn);
+      else this.answering.push({ fn, timeoutSeconds: WORKER_TIMEOUT_SECONDS });
     }
   }
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { frontCheck } from './front-check.js';
 import { routeKey, type RouteDefinition } from '../../shared/contract/routes.js';
 import { LIMITS } from '../../shared/platform/limits.js';
 import { invokeInOwnScope, lambdaContext } from './lambda-context.js';
@@ -95,6 +96,14 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
         'access-control-max-age': '600',
       });
       response.end();
+      return;
+    }
+
+    // The front's check, as CloudFront runs it before any function (infra/front-check.js).
+    const refusal = frontCheck(request);
+    if (refusal) {
+      response.writeHead(refusal.statusCode, refusal.headers);
+      response.end(refusal.body);
       return;
     }
 

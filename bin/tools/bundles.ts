@@ -37,6 +37,7 @@ export async function buildBundles(outDir: string, entries: readonly string[]): 
     target: BUNDLING.target,
     minify: BUNDLING.minify,
     sourcemap: BUNDLING.sourceMap,
+    sourcesContent: BUNDLING.sourcesContent,
     external: [...BUNDLING.externalModules],
     banner: { js: BUNDLING.banner },
     mainFields: [...BUNDLING.mainFields],

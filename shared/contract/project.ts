@@ -6,3 +6,6 @@ import { fileURLToPath } from 'node:url';
  * For build and local tools only (infra/, bin/, test/): a deployed bundle has no project around it.
  */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The front's check of every request: a CloudFront Function in AWS (infra/front.ts), run by the local gateway too. */
+export const FRONT_CHECK_FILE = join(PROJECT_ROOT, 'infra', 'front-check.js');

@@ -7,18 +7,25 @@ import { QUEUE_SETTINGS, WORKER_TIMEOUT_SECONDS } from '../../shared/contract/qu
 import { ROUTES, routeKey } from '../../shared/contract/routes.js';
 import { createTableInput } from '../../shared/store/table.js';
 import { makeKeys } from '../../bin/local/tokens.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../shared/contract/project.js';
 
 const jwtKey = makeKeys().publicKeyPem;
+/** The context the CDK CLI reads from cdk.json (dev asks for no protection there). */
+const CDK_JSON_CONTEXT = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')).context;
+/** Where a protected stage is pinned in these tests. */
+const PINNED = { account: '123456789012', region: 'us-east-1' };
 
 /**
  * The stack of a stage, as `cdk synth` makes it, cdk-nag included (a finding not acknowledged makes
  * `synth()` throw). Bundling is skipped here: test/infra/bundles.test.ts builds every bundle.
  */
 function synth(context: Record<string, unknown>, env: NodeJS.ProcessEnv = { CLERK_JWT_KEY: jwtKey }) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
   const stack = buildApp(app, env);
-  app.synth();
-  return { template: Template.fromStack(stack), stack };
+  const assembly = app.synth();
+  return { template: Template.fromStack(stack), stack, stacks: assembly.stacks.map((artifact) => artifact.stackName) };
 }
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -51,7 +58,7 @@ describe('the stack', () => {
   let prodStack: Stack;
   beforeAll(() => {
     dev = synth({ stage: 'dev' }).template;
-    ({ template: prod, stack: prodStack } = synth({ stage: 'prod', alarmEmail: 'oncall@example.com' }));
+    ({ template: prod, stack: prodStack } = synth({ stage: 'prod', alarmEmail: 'oncall@example.com', ...PINNED }));
   }, 120_000);
 
   it('deploys the table the local stack creates, from the same definition', () => {
@@ -99,7 +106,8 @@ describe('the stack', () => {
     expect(Object.values(urls)).toHaveLength(2);
     for (const name of ['StreamMessage', 'StreamTask']) {
       const url = Object.values(urls).find((candidate) => JSON.stringify(candidate.Properties.TargetFunctionArn).includes(functionId(dev, name)))!;
-      expect(url.Properties).toMatchObject({ AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' });
+      // Only the front may call it: IAM, signed by CloudFront's origin access control.
+      expect(url.Properties).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
       expect(dev.findResources('AWS::Lambda::Function')[functionId(dev, name)]!.Properties.Timeout).toBe(310);
     }
     const [distribution] = Object.values(dev.findResources('AWS::CloudFront::Distribution'));
@@ -117,8 +125,64 @@ describe('the stack', () => {
     // The default origin is the HTTP API; the two others the function URLs, patient with a quiet stream.
     expect(config.Origins).toHaveLength(3);
     for (const origin of config.Origins) expect(origin.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginReadTimeout: 60 });
+    const signedOrigins = config.Origins.filter((origin: { OriginAccessControlId?: unknown }) => origin.OriginAccessControlId);
+    expect(signedOrigins).toHaveLength(2);
+    dev.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: { OriginAccessControlOriginType: 'lambda', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
+    });
+    // CloudFront (this distribution) may invoke the URLs, and nobody else is granted it.
+    const invokers = Object.values(dev.findResources('AWS::Lambda::Permission')).filter((permission) => permission.Properties.Action === 'lambda:InvokeFunctionUrl');
+    expect(invokers).toHaveLength(2);
+    for (const permission of invokers) expect(permission.Properties).toMatchObject({ Principal: 'cloudfront.amazonaws.com', SourceArn: expect.anything() });
     expect(JSON.stringify(dev.findOutputs('ApiUrl'))).toContain('DomainName');
   });
+
+  it('refuses unauthenticated floods at the front: a web ACL, the front’s own check on every behavior, per-route throttles', () => {
+    const [distribution] = Object.values(dev.findResources('AWS::CloudFront::Distribution'));
+    const config = distribution!.Properties.DistributionConfig;
+    expect(config.WebACLId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^FrontWebAcl/), 'Arn'] });
+    const [acl] = Object.values(dev.findResources('AWS::WAFv2::WebACL'));
+    expect(acl!.Properties).toMatchObject({ Scope: 'CLOUDFRONT', DefaultAction: { Allow: {} } });
+    const rules = acl!.Properties.Rules as Array<{ Name: string; Statement: any; Action?: any; OverrideAction?: any }>;
+    expect(rules.find((rule) => rule.Name === 'RequestsPerIp')).toMatchObject({
+      Action: { Block: { CustomResponse: { ResponseCode: 429 } } },
+      Statement: { RateBasedStatement: { AggregateKeyType: 'IP', Limit: 2000, EvaluationWindowSec: 300 } },
+    });
+    const managed = rules.filter((rule) => rule.Statement.ManagedRuleGroupStatement).map((rule) => rule.Statement.ManagedRuleGroupStatement);
+    expect(managed.map((group) => group.Name).sort()).toEqual(['AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet']);
+    // Chat messages hold code and markup: the common rules that inspect bodies only count.
+    const common = managed.find((group) => group.Name === 'AWSManagedRulesCommonRuleSet');
+    expect(common.RuleActionOverrides.map((override: { Name: string }) => override.Name)).toEqual(expect.arrayContaining(['SizeRestrictions_BODY', 'CrossSiteScripting_BODY']));
+    // The front's check runs on every behavior, before any origin.
+    const [check] = Object.entries(dev.findResources('AWS::CloudFront::Function'));
+    expect(check![1].Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(check![1].Properties.FunctionCode).toBe(readFileSync(join(PROJECT_ROOT, 'infra', 'front-check.js'), 'utf8'));
+    for (const behavior of [config.DefaultCacheBehavior, ...config.CacheBehaviors]) {
+      expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [check![0], 'FunctionARN'] } }]);
+    }
+    // The routes that start model calls have throttles of their own, below the stage's.
+    const [stage] = Object.values(dev.findResources('AWS::ApiGatewayV2::Stage'));
+    const jobRoutes = ROUTES.filter((route) => route.enqueues).map(routeKey);
+    expect(jobRoutes.sort()).toEqual(['POST /openai/sessions/{session_id}/ask', 'POST /openai/sessions/{session_id}/ctx']);
+    expect(Object.keys(stage!.Properties.RouteSettings).sort()).toEqual(jobRoutes);
+    for (const key of jobRoutes) expect(stage!.Properties.RouteSettings[key]).toEqual({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
+  });
+
+  it('turns the execute-api endpoint off when the front reaches the API through its own domain', () => {
+    const { template } = synth({
+      stage: 'qa',
+      protect: 'false',
+      apiDomainName: 'api-origin.example.com',
+      apiCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
+    template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', { DomainName: 'api-origin.example.com' });
+    template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution'));
+    const apiOrigin = distribution!.Properties.DistributionConfig.Origins.find((origin: { OriginAccessControlId?: unknown }) => !origin.OriginAccessControlId);
+    expect(apiOrigin.DomainName).toBe('api-origin.example.com');
+    dev.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
+  }, 60_000);
 
   it('runs every function on Node 24, arm64, traced, with its own log group and retention', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as Resource[];
@@ -134,12 +198,20 @@ describe('the stack', () => {
     expect(retention(prod)).toEqual(new Set([365]));
   });
 
-  it('throttles the stage and writes access logs', () => {
+  it('throttles the stage and writes access logs with errors and latencies', () => {
     dev.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+    const [stage] = Object.values(dev.findResources('AWS::ApiGatewayV2::Stage'));
+    expect(JSON.parse(stage!.Properties.AccessLogSettings.Format)).toMatchObject({
+      stage: 'dev',
+      status: '$context.status',
+      error: '$context.error.message',
+      integrationLatencyMs: '$context.integrationLatency',
+      latencyMs: '$context.responseLatency',
     });
     prod.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 } });
   });
@@ -228,6 +300,13 @@ describe('the stack', () => {
       }
     });
 
+    it('gives the dead-letter consumers only what failing an item takes: GetItem and UpdateItem, in 256 MB', () => {
+      for (const name of ['AskDeadLetters', 'CtxDeadLetters']) {
+        expect(actionsOf(statements.get(functionId(dev, name))).filter((action) => action.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+        expect(dev.findResources('AWS::Lambda::Function')[functionId(dev, name)]!.Properties.MemorySize).toBe(256);
+      }
+    });
+
     it('gives read routes no write action, the 404 route no table, and nobody Scan', () => {
       const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
       for (const name of ['ListSessions', 'GetSession']) {
@@ -240,22 +319,83 @@ describe('the stack', () => {
     });
   });
 
-  it('alarms on dead letters, worker errors and API 5xx, to a topic that mails when asked to', () => {
+  it('alarms on what pages someone, each with what to do, on firing and on clearing, to a topic that mails when asked to', () => {
     const alarms = Object.values(prod.findResources('AWS::CloudWatch::Alarm')) as Resource[];
-    const byMetric = (name: string) => alarms.filter((alarm) => alarm.Properties.MetricName === name);
-    expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(2);
-    expect(byMetric('Errors')).toHaveLength(4);
-    expect(byMetric('5xx')).toHaveLength(1);
-    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
+    const named = (suffix: string) => alarms.filter((alarm) => String(alarm.Properties.AlarmName).endsWith(suffix));
+    const metricsOf = (alarm: Resource) =>
+      (alarm.Properties.Metrics ?? []).filter((query: any) => query.MetricStat).map((query: any) => query.MetricStat.Metric.MetricName);
+    // The project's own failures, as rates with a minimum count, on this stage's metrics.
+    for (const [name, metric] of [['AnswerFailedRate', 'AnswerFailed'], ['TaskFailedRate', 'TaskFailed'], ['QueueUnavailableRate', 'QueueUnavailable']] as const) {
+      const [alarm] = named(name);
+      expect(metricsOf(alarm!)).toContain(metric);
+      const expression = alarm!.Properties.Metrics.find((query: any) => query.Expression && query.ReturnData !== false).Expression;
+      expect(expression).toMatch(/^IF\(part >= \d+, part \/ MAX\(\[whole, part\]\), 0\)$/);
+      const stat = alarm!.Properties.Metrics.find((query: any) => query.MetricStat?.Metric.MetricName === metric).MetricStat;
+      expect(stat.Metric).toMatchObject({ Namespace: 'AiChat', Dimensions: expect.arrayContaining([{ Name: 'stage', Value: 'prod' }]) });
+    }
+    // Dead letters as they arrive (their consumers drain them) and as they wait; the job queues' waits.
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'NumberOfMessagesReceived')).toHaveLength(2);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateAgeOfOldestMessage')).toHaveLength(4);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(0);
+    // Functions: throttles (every function), the answering workers near their timeout, crashes.
+    const throttled = new Set(named('').filter((alarm) => String(alarm.Properties.AlarmName).includes('FunctionThrottles')).flatMap((alarm) => JSON.stringify(alarm.Properties.Metrics).match(/"FunctionName","Value":\{"Ref":"[^"]+"/g) ?? []));
+    expect(throttled.size).toBe(Object.keys(prod.findResources('AWS::Lambda::Function')).length);
+    const nearTimeout = alarms.filter((alarm) => alarm.Properties.MetricName === 'Duration');
+    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900]);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors')).toHaveLength(6);
+    // The table, and the API as rates of its requests (429s counted from the access log).
+    for (const metric of ['ReadThrottleEvents', 'WriteThrottleEvents']) expect(metricsOf(named('TableThrottles')[0]!)).toContain(metric);
+    expect(metricsOf(named('TableSystemErrors')[0]!)).toEqual(Array(7).fill('SystemErrors'));
+    expect(metricsOf(named('Api5xxRate')[0]!).sort()).toEqual(['5xx', 'Count']);
+    expect(metricsOf(named('Api429Rate')[0]!).sort()).toEqual(['Api429', 'Count']);
+    prod.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '{ $.status = 429 }', MetricTransformations: [Match.objectLike({ MetricName: 'Api429', MetricNamespace: 'AiChat' })] });
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
+      expect(alarm.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
+      expect(String(alarm.Properties.AlarmDescription).length).toBeGreaterThan(60);
+    }
     prod.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
     dev.resourceCountIs('AWS::SNS::Subscription', 0);
     dev.resourceCountIs('AWS::CloudWatch::Alarm', alarms.length);
   });
+
+  it('lets CloudWatch, for this stage’s alarms only, use the topic’s key and publish to the topic (aws-cdk#11121)', () => {
+    const stageAlarms = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:us-east-1:123456789012:alarm:ai-chat-prod-*']] };
+    const [key] = Object.values(prod.findResources('AWS::KMS::Key'));
+    expect(key!.Properties.KeyPolicy.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Condition: { ArnLike: { 'aws:SourceArn': stageAlarms } },
+      }),
+    );
+    const [topicPolicy] = Object.values(prod.findResources('AWS::SNS::TopicPolicy'));
+    expect(topicPolicy!.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Condition: { ArnLike: { 'aws:SourceArn': stageAlarms } },
+      }),
+    );
+    // A stage that may be torn down takes its key with it.
+    expect((Object.values(dev.findResources('AWS::KMS::Key'))[0] as Resource).DeletionPolicy).toBe('Delete');
+    expect((key as Resource).DeletionPolicy).toBe('Retain');
+  });
+
+  it('tags every resource with the app, the stage and the owner', () => {
+    const { template } = synth({ stage: 'qa', protect: 'false', owner: 'team-chat' });
+    const [table] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
+    expect(table!.Properties.Replicas[0].Tags).toEqual(expect.arrayContaining([{ Key: 'app', Value: 'ai-chat' }, { Key: 'stage', Value: 'qa' }, { Key: 'owner', Value: 'team-chat' }]));
+    const [fn] = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(fn!.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'stage', Value: 'qa' }, { Key: 'owner', Value: 'team-chat' }]));
+  }, 60_000);
 });
 
 describe('stage settings', () => {
   it('reads context first, then the environment, with per-stage defaults', () => {
-    const settings = stageSettings((key) => ({ stage: 'staging-2', corsOrigins: 'https://a.example, https://b.example' })[key as 'stage'], {
+    const settings = stageSettings((key) => ({ stage: 'staging-2', protect: 'false', corsOrigins: 'https://a.example, https://b.example' })[key as 'stage'], {
       CLERK_JWT_KEY: jwtKey.replace(/\n/g, '\\n'),
       CLERK_AUTHORIZED_PARTIES: 'https://a.example',
       ORG_RATE_LIMIT_PER_MINUTE: '300',
@@ -282,12 +422,16 @@ describe('stage settings', () => {
     ['a retention CloudWatch lacks', { stage: 'dev', logRetentionDays: '45' }, {}, /logRetentionDays must be one of/],
     ['a CORS origin without scheme', { stage: 'dev', corsOrigins: 'example.com' }, {}, /CORS origin/],
     ['a zero rate limit', { stage: 'dev', rateLimitPerMinute: '0' }, {}, /rateLimitPerMinute/],
+    ['a protected stage without its account and region', { stage: 'production' }, { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' }, /A protected stage deploys to one account and region only/],
+    ['a protected stage with only its account', { stage: 'prod', account: '123456789012' }, {}, /A protected stage deploys to one account and region only/],
+    ['CORS origin * on a protected stage', { stage: 'prod', ...PINNED, corsOrigins: '*' }, {}, /does not accept CORS origin \*/],
+    ['a domain without its certificate', { stage: 'dev', apiDomainName: 'api.example.com' }, {}, /together/],
   ])('refuses %s', (_name, context, env, message) => {
     expect(() => stageSettings((key) => (context as Record<string, unknown>)[key], env)).toThrow(message);
   });
 
   it('gives the API functions a Clerk secret to read, and only that one, when clerkSecretName is set', () => {
-    const { template } = synth({ stage: 'qa', clerkSecretName: 'clerk/qa/secret-key' }, {});
+    const { template } = synth({ stage: 'qa', protect: 'false', clerkSecretName: 'clerk/qa/secret-key' }, {});
     const statements = statementsByFunction(template);
     const getSession = statements.get(functionId(template, 'GetSession'))!;
     const secret = getSession.find((statement) => actionsOf([statement]).includes('secretsmanager:GetSecretValue'))!;
@@ -298,22 +442,47 @@ describe('stage settings', () => {
   }, 60_000);
 });
 
-describe.each(['dev', 'prod'])('stage %s', (stage) => {
+describe.each([
+  ['dev', {}],
+  ['prod', PINNED],
+  ['production', { account: '123456789012', region: 'eu-west-1' }],
+])('stage %s', (stage, pinned) => {
   const env = { CLERK_JWT_KEY: jwtKey };
-  it('synthesizes, cdk-nag included, without an account and region (offline)', () => {
-    expect(() => synth({ stage }, env)).not.toThrow();
+  it('synthesizes, cdk-nag included, without the account and region the CLI sets (offline)', () => {
+    expect(() => synth({ stage, ...pinned }, env)).not.toThrow();
   }, 60_000);
 
   it('synthesizes, cdk-nag included, with the account and region cdk deploy sets', () => {
-    const { template } = synth({ stage }, { ...env, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+    const { template, stacks } = synth({ stage, ...pinned }, { ...env, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' });
+    const region = 'region' in pinned ? pinned.region : 'eu-west-1';
     // The org-secret policy names the account and region, as deployed.
     const secrets = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    expect(secrets).toContain(`:secretsmanager:eu-west-1:123456789012:secret:ai-chat/${stage}/orgs/*`);
+    expect(secrets).toContain(`:secretsmanager:${region}:123456789012:secret:ai-chat/${stage}/orgs/*`);
+    // CloudFront's web ACLs live in us-east-1: a stage elsewhere gets a stack there for it.
+    expect(stacks.sort()).toEqual(region === 'us-east-1' ? [`ai-chat-${stage}`] : [`ai-chat-${stage}`, `ai-chat-${stage}-edge`].sort());
   }, 60_000);
 });
 
+it('protects a stage unless asked not to, whatever its name: production keeps its data as prod does', () => {
+  const { template, stack } = synth({ stage: 'production', ...PINNED });
+  const [table] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable')) as Resource[];
+  expect(table!.DeletionPolicy).toBe('Retain');
+  expect(table!.Properties.Replicas[0]).toMatchObject({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true });
+  expect(stack.terminationProtection).toBe(true);
+  expect(stack.account).toBe('123456789012');
+  expect(stack.region).toBe('us-east-1');
+  const open = synth({ stage: 'production', protect: 'false' });
+  expect((Object.values(open.template.findResources('AWS::DynamoDB::GlobalTable'))[0] as Resource).DeletionPolicy).toBe('Delete');
+}, 60_000);
+
+it('refuses to synthesize a protected stage whose account and region are not pinned', () => {
+  expect(() => synth({ stage: 'prod' }, { CLERK_JWT_KEY: jwtKey, CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' })).toThrow(
+    /A protected stage deploys to one account and region only/,
+  );
+});
+
 it('runs cdk-nag on every synth of the app: an unacknowledged finding fails it', () => {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], stage: 'dev' } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], stage: 'dev' } });
   const stack = buildApp(app, { CLERK_JWT_KEY: jwtKey });
   new Queue(stack, 'PlainQueue');
   expect(() => app.synth()).toThrow(/AwsSolutions-SQS3|AwsSolutions-SQS4/);

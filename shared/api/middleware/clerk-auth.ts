@@ -15,7 +15,9 @@ export function clerkAuth(options: { settings?: () => ClerkSettings } = {}): mid
   return {
     before: async ({ event }) => {
       try {
-        event.principal = await authenticate(event.headers?.authorization, settings());
+        // Behind the front, a stream function's `Authorization` holds CloudFront's signature: the front
+        // copied the caller's token to `x-clerk-authorization` (infra/front-check.js).
+        event.principal = await authenticate(event.headers?.['x-clerk-authorization'] ?? event.headers?.authorization, settings());
       } catch (error) {
         if (error instanceof TokenRejected) logger.warn('token rejected', { reason: error.reason });
         else if (error instanceof AppError) logger.warn('token refused', { code: error.code });
