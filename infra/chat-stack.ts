@@ -31,7 +31,6 @@ export class ChatStack extends Stack {
       [VARIABLES.stage]: settings.stage,
       [VARIABLES.orgRateLimitPerMinute]: String(settings.rateLimitPerMinute),
       [VARIABLES.orgReadRateLimitPerMinute]: String(settings.readRateLimitPerMinute),
-      ...(settings.systemPrompt ? { [VARIABLES.systemPrompt]: settings.systemPrompt } : {}),
     };
     this.jobs = new Jobs(this, 'Jobs', { settings, table: this.table.table, environment });
     this.api = new ChatApi(this, 'Http', { settings, table: this.table.table, queues: this.jobs.queues, environment });

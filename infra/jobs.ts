@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueId } from '../shared/contract/queues.js';
 import { WORKERS } from '../shared/contract/workers.js';
 import { VARIABLES } from '../shared/platform/env.js';
+import { SYSTEM_PROMPT_DEFINE } from '../shared/platform/system-prompt.js';
 import { AppFunction } from './api-function.js';
 import type { StageSettings } from './stage.js';
 
@@ -66,6 +67,9 @@ export class Jobs extends Construct {
         serviceName: 'ai-chat-worker',
         timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
         memorySize: worker.memoryMb,
+        // The stage's system prompt is built into the answering workers' bundles, not put in an
+        // environment variable (4 KB per function at most) of every function.
+        ...(settings.systemPrompt && !worker.deadLetter ? { bundling: { define: { [SYSTEM_PROMPT_DEFINE]: JSON.stringify(settings.systemPrompt) } } } : {}),
         logRetention: settings.logRetentionDays,
         logRemovalPolicy: removal,
         environment: {

@@ -22,9 +22,10 @@ export const bundleName = (entry: string): string => entry.replace(/\.ts$/, '').
  * Builds handler entries (relative to the project root) exactly as the stack's functions are
  * bundled (BUNDLING), each to `<outDir>/<bundleName>/index.mjs`. One esbuild call for all: without
  * code splitting each output is a whole bundle, byte for byte what a build of that entry alone
- * makes, and shared dependencies are parsed once (about 2.5x faster).
+ * makes, and shared dependencies are parsed once (about 2.5x faster). `define` is as the stack
+ * gives it (the answering workers' system prompt).
  */
-export async function buildBundles(outDir: string, entries: readonly string[]): Promise<Map<string, BuiltBundle>> {
+export async function buildBundles(outDir: string, entries: readonly string[], options: { define?: Record<string, string> } = {}): Promise<Map<string, BuiltBundle>> {
   const unique = [...new Set(entries)];
   const { metafile } = await build({
     absWorkingDir: PROJECT_ROOT,
@@ -41,6 +42,7 @@ export async function buildBundles(outDir: string, entries: readonly string[]): 
     external: [...BUNDLING.externalModules],
     banner: { js: BUNDLING.banner },
     mainFields: [...BUNDLING.mainFields],
+    define: options.define,
     metafile: true,
     logLevel: 'silent',
   });

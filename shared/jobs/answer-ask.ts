@@ -1,5 +1,5 @@
 import { dynamoMessageRepository, type MessageItem } from '../messages/repository.js';
-import { env } from '../platform/env.js';
+import { defaultSystemPrompt } from '../platform/system-prompt.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
@@ -47,7 +47,7 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
             orgId: job.org_id,
             sessionId: job.session_id,
             itemId: claimed.message_id,
-            systemPrompt: session.system_prompt ?? env.defaultSystemPrompt(),
+            systemPrompt: session.system_prompt ?? defaultSystemPrompt(),
             message: question.content,
             history: claimed.request_history,
             historyBefore: question.message_id,

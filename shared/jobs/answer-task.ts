@@ -1,4 +1,4 @@
-import { env } from '../platform/env.js';
+import { defaultSystemPrompt } from '../platform/system-prompt.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
@@ -29,7 +29,7 @@ export async function answerTask(db: Db, job: TaskJob, attempt: Attempt): Promis
       orgId: job.org_id,
       sessionId: job.session_id,
       itemId: job.ctx_id,
-      systemPrompt: claimed.system_prompt ?? session?.system_prompt ?? env.defaultSystemPrompt(),
+      systemPrompt: claimed.system_prompt ?? session?.system_prompt ?? defaultSystemPrompt(),
       message: claimed.task,
       history: claimed.request_history,
       historyBefore: job.ctx_id,
