@@ -1,6 +1,6 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { ArnPrincipal, CfnRole, CompositePrincipal, PolicyDocument, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -28,6 +28,8 @@ export class Jobs extends Construct {
   /** The workers that answer jobs (with their timeout), and the dead-letter consumers. */
   readonly answering: Array<{ fn: AppFunction; timeoutSeconds: number }> = [];
   readonly deadLetterConsumers: AppFunction[] = [];
+  /** The role the answering workers take, tagged with an organization, to read that organization's secret only. */
+  readonly tenantSecretsRole: Role;
 
   constructor(scope: Construct, id: string, props: JobsProps) {
     super(scope, id);
@@ -92,13 +94,40 @@ export class Jobs extends Construct {
           maxConcurrency: worker.maxConcurrency,
         }),
       );
-      if (!worker.deadLetter) {
-        // Only the answering workers read organizations' keys, and only under their stage's prefix.
-        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [orgSecrets] }));
-      }
       this.workers.push(fn);
       if (worker.deadLetter) this.deadLetterConsumers.push(fn);
       else this.answering.push({ fn, timeoutSeconds: WORKER_TIMEOUT_SECONDS });
+    }
+
+    // Attribute-based access to the organizations' keys: the workers' own roles read no secret; they
+    // take this role with the session tag org=<orgId>, and it reads only the secrets tagged with that
+    // same org. A bug or a compromised dependency in a worker cannot read another tenant's key.
+    const readers = this.answering.map(({ fn }) => fn.role!);
+    this.tenantSecretsRole = new Role(this, 'TenantSecretsRole', {
+      description: `ai-chat ${settings.stage}: reads the secret of the organization its session is tagged with`,
+      assumedBy: new CompositePrincipal(...readers.map((role) => new ArnPrincipal(role.roleArn))),
+      maxSessionDuration: Duration.hours(1),
+    });
+    // Only the answering workers, and only with one session tag, org, naming an organization.
+    (this.tenantSecretsRole.node.defaultChild as CfnRole).assumeRolePolicyDocument = new PolicyDocument({
+      statements: [
+        new PolicyStatement({
+          principals: readers.map((role) => new ArnPrincipal(role.roleArn)),
+          actions: ['sts:AssumeRole', 'sts:TagSession'],
+          conditions: { StringLike: { 'aws:RequestTag/org': 'org_*' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['org'] } },
+        }),
+      ],
+    });
+    this.tenantSecretsRole.addToPolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [orgSecrets],
+        conditions: { StringEquals: { 'secretsmanager:ResourceTag/org': '${aws:PrincipalTag/org}' } },
+      }),
+    );
+    for (const { fn } of this.answering) {
+      fn.addEnvironment(VARIABLES.tenantSecretsRoleArn, this.tenantSecretsRole.roleArn);
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [this.tenantSecretsRole.roleArn] }));
     }
   }
 }

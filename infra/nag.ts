@@ -22,14 +22,12 @@ export function acknowledgeNagFindings(stack: ChatStack, settings: StageSettings
   // offline, and the values themselves when they are known (pinned, or set by the CLI).
   const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
   const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-  for (const { fn } of stack.jobs.answering) {
-    acknowledge(
-      fn.role!,
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${settings.orgSecretPrefix}*]`,
-      'Each organization has its own secret, named by its id under this stage\u2019s prefix; the answering ' +
-        'workers must read any of them, and nothing outside the prefix.',
-    );
-  }
+  acknowledge(
+    stack.jobs.tenantSecretsRole,
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${settings.orgSecretPrefix}*]`,
+    'Each organization has its own secret under this stage\u2019s prefix; the tenant role may read one of them only ' +
+      'where its tag org equals the session\u2019s tag org (secretsmanager:ResourceTag/org = aws:PrincipalTag/org).',
+  );
   acknowledge(
     stack.api.api,
     'AwsSolutions-APIG4',

@@ -8,6 +8,7 @@
  */
 import {
   CreateSecretCommand,
+  TagResourceCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -186,7 +187,8 @@ export interface SetResult extends OrgTarget {
 /**
  * Creates the org's secret (CreateSecret, with a description and the tags app, stage, org) or
  * changes it (PutSecretValue), keeping whatever is not given: the key, the base URL, the model and
- * any other field. A secret scheduled for deletion is restored first.
+ * any other field. A secret scheduled for deletion is restored first; one without the tag org
+ * (which the workers' tenant role needs to read it) gets it.
  */
 export async function setOrgSettings(client: SecretsManagerClient, input: SetInput): Promise<SetResult> {
   checkTarget(input);
@@ -257,6 +259,16 @@ export async function setOrgSettings(client: SecretsManagerClient, input: SetInp
     restored = true;
   }
 
+  // The workers read a secret only through the tenant role, which reads only secrets tagged with
+  // their org: a secret made before the tag was set (or with another org's) gets it now.
+  if (!described.Tags?.some((tag) => tag.Key === 'org' && tag.Value === input.orgId)) {
+    try {
+      await client.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'org', Value: input.orgId }] }));
+    } catch (error) {
+      throw awsFailure('TagResource', name, error, secrets);
+    }
+  }
+
   const current = parseSettings(await readValue(client, name));
   const apiKey = input.apiKey ?? current?.apiKey;
   if (apiKey === undefined) {
@@ -318,9 +330,13 @@ export async function showOrgSettings(client: SecretsManagerClient, target: OrgT
   }
   const settings = parseSettings(await readValue(client, name));
   if (!settings) return { ...shown, problem: 'The secret is not a JSON object: the workers cannot use it.' };
+  const untagged = shown.tags.org !== target.orgId;
   return {
     ...shown,
     ...(settings.apiKey ? { keyMasked: maskKey(settings.apiKey) } : { problem: 'The secret has no api_key: the workers cannot use it.' }),
+    ...(settings.apiKey && untagged
+      ? { problem: `The secret is not tagged org=${target.orgId}: the workers cannot read it. Run set again for this organization to tag it.` }
+      : {}),
     ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     ...(settings.model ? { model: settings.model } : {}),
     otherFields: Object.keys(settings.other),

@@ -18,6 +18,8 @@ export const VARIABLES = {
   jobDeadlineMinutes: 'JOB_DEADLINE_MINUTES',
   orgSecretPrefix: 'ORG_SECRET_PREFIX',
   orgSecretMaxAgeSeconds: 'ORG_SECRET_MAX_AGE_SECONDS',
+  /** The role a worker takes, tagged with the organization, to read that organization's secret only. */
+  tenantSecretsRoleArn: 'TENANT_SECRETS_ROLE_ARN',
   clerkJwtKey: 'CLERK_JWT_KEY',
   clerkSecretKey: 'CLERK_SECRET_KEY',
   clerkSecretName: 'CLERK_SECRET_NAME',
@@ -76,6 +78,8 @@ export const env = {
   orgSecretPrefix: () => raw('orgSecretPrefix'),
   /** How long an organization's secret is cached by a worker. */
   orgSecretMaxAgeSeconds: () => numberOf('orgSecretMaxAgeSeconds', 300, 0),
+  /** In AWS, the tenant role: each organization's secret is read with a session of it tagged `org=<orgId>`. */
+  tenantSecretsRoleArn: () => raw('tenantSecretsRoleArn'),
   /** Clerk's PEM public key; a PEM given with literal `\n`s is unescaped. */
   clerkJwtKey: () => raw('clerkJwtKey')?.replace(/\\n/g, '\n'),
   clerkSecretKey: () => raw('clerkSecretKey'),

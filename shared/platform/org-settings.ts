@@ -1,5 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { env } from './env.js';
 import { tracer } from './observability.js';
 
@@ -33,16 +34,76 @@ export const settingsFromEnvironment: OrgSettingsSource = async (orgId) => {
 };
 
 let secrets: SecretsProvider | undefined;
+let sts: STSClient | undefined;
+/** One provider (its own client, credentials and cache) per organization, when reading through the tenant role. */
+const tenantProviders = new Map<string, SecretsProvider>();
+/** Organizations whose providers are kept: a worker serves a bounded number at once. */
+const MAX_TENANT_PROVIDERS = 200;
+
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/**
+ * Credentials of the tenant role for one organization: a session tagged `org=<orgId>`, which the
+ * role's policy lets read only secrets tagged with the same org. The SDK keeps them and calls this
+ * again five minutes before they expire (an hour).
+ */
+function tenantCredentials(roleArn: string, orgId: string): () => Promise<Credentials> {
+  return async () => {
+    sts ??= tracer.captureAWSv3Client(new STSClient({}));
+    const { Credentials } = await sts.send(
+      new AssumeRoleCommand({
+        RoleArn: roleArn,
+        RoleSessionName: orgId.slice(0, 64),
+        Tags: [{ Key: 'org', Value: orgId }],
+        DurationSeconds: 3600,
+      }),
+    );
+    if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey) throw new Error('STS answered AssumeRole without credentials');
+    return {
+      accessKeyId: Credentials.AccessKeyId,
+      secretAccessKey: Credentials.SecretAccessKey,
+      sessionToken: Credentials.SessionToken,
+      expiration: Credentials.Expiration,
+    };
+  };
+}
+
+/**
+ * The secrets provider an organization's secret is read with: with a tenant role (the deployed
+ * stack), one of its own whose client holds that organization's tagged session, so that a bug or a
+ * compromised dependency asking for another organization's secret is refused by IAM; without one
+ * (a local stack pointed at a Secrets Manager), the function's own credentials.
+ */
+function providerFor(orgId: string): SecretsProvider {
+  const roleArn = env.tenantSecretsRoleArn();
+  if (!roleArn) {
+    secrets ??= new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
+    return secrets;
+  }
+  let provider = tenantProviders.get(orgId);
+  if (!provider) {
+    if (tenantProviders.size >= MAX_TENANT_PROVIDERS) tenantProviders.delete(tenantProviders.keys().next().value!);
+    const client = new SecretsManagerClient({ credentials: tenantCredentials(roleArn, orgId) });
+    provider = new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(client) });
+    tenantProviders.set(orgId, provider);
+  }
+  return provider;
+}
 
 /**
  * In AWS: one Secrets Manager secret per organization, `<ORG_SECRET_PREFIX><orgId>`, holding
- * `{"api_key": "...", "base_url"?: "...", "model"?: "..."}`, cached for a few minutes.
+ * `{"api_key": "...", "base_url"?: "...", "model"?: "..."}` and tagged `org=<orgId>`, read through
+ * the tenant role with that organization's tag and cached for a few minutes.
  */
 export const settingsFromSecretsManager: OrgSettingsSource = async (orgId, options = {}) => {
-  secrets ??= new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
   let value: unknown;
   try {
-    value = await secrets.get(`${env.orgSecretPrefix()}${orgId}`, {
+    value = await providerFor(orgId).get(`${env.orgSecretPrefix()}${orgId}`, {
       transform: 'json',
       maxAge: env.orgSecretMaxAgeSeconds(),
       forceFetch: options.fresh,

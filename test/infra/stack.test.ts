@@ -272,14 +272,15 @@ describe('the stack', () => {
       }
     });
 
-    it('uses no AWS managed policy: each role may write only its own log group', () => {
+    it('uses no AWS managed policy: each function’s role may write only its own log group', () => {
       for (const role of Object.values(dev.findResources('AWS::IAM::Role')) as Resource[]) {
         expect(role.Properties.ManagedPolicyArns).toBeUndefined();
       }
-      for (const list of statements.values()) {
+      const functions = new Set(Object.keys(dev.findResources('AWS::Lambda::Function')));
+      for (const [owner, list] of statements) {
         const logs = list.filter((statement) => actionsOf([statement]).some((action) => action.startsWith('logs:')));
-        expect(logs).toHaveLength(1);
-        expect(logs[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Logs[0-9A-F]{8}$/), 'Arn'] });
+        expect({ owner, logs: logs.length }).toEqual({ owner, logs: functions.has(owner) ? 1 : 0 });
+        if (logs[0]) expect(logs[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Logs[0-9A-F]{8}$/), 'Arn'] });
       }
     });
 
@@ -291,13 +292,36 @@ describe('the stack', () => {
       expect(JSON.stringify(target('CreateTask'))).toMatch(/ctxQueue/);
     });
 
-    it('lets only the answering workers read organization secrets, under the stage’s prefix', () => {
-      const readers = [...statements].filter(([, list]) => actionsOf(list).includes('secretsmanager:GetSecretValue'));
-      expect(readers.map(([fn]) => fn).sort()).toEqual([functionId(dev, 'AskWorker'), functionId(dev, 'CtxWorker')].sort());
-      for (const [, list] of readers) {
-        const resource = JSON.stringify(list.find((statement) => actionsOf([statement]).includes('secretsmanager:GetSecretValue'))!.Resource);
-        expect(resource).toContain(':secret:ai-chat/dev/orgs/*');
+    it('lets no function read organization secrets: the answering workers take the tenant role, tagged with one org, which reads only that org’s', () => {
+      const readers = [...statements].filter(([, list]) => actionsOf(list).includes('secretsmanager:GetSecretValue')).map(([owner]) => owner);
+      const [tenantRoleId] = Object.keys(dev.findResources('AWS::IAM::Role')).filter((id) => /TenantSecretsRole[0-9A-F]{8}$/.test(id));
+      expect(readers).toEqual([tenantRoleId]);
+      // The tenant role reads the stage's org secrets only where the secret's tag org is the session's.
+      const read = statements.get(tenantRoleId!)!.find((statement) => actionsOf([statement]).includes('secretsmanager:GetSecretValue')) as Statement & { Condition: unknown };
+      expect(JSON.stringify(read.Resource)).toContain(':secret:ai-chat/dev/orgs/*');
+      expect(read.Condition).toEqual({ StringEquals: { 'secretsmanager:ResourceTag/org': '${aws:PrincipalTag/org}' } });
+      expect(actionsOf(statements.get(tenantRoleId!))).toEqual(['secretsmanager:GetSecretValue']);
+      // Only the answering workers may take it, and only with the one tag org naming an organization.
+      const role = dev.findResources('AWS::IAM::Role')[tenantRoleId!]!;
+      const workerRoles = ['AskWorker', 'CtxWorker'].map((name) => dev.findResources('AWS::Lambda::Function')[functionId(dev, name)]!.Properties.Role);
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Principal: { AWS: workerRoles },
+          Condition: { StringLike: { 'aws:RequestTag/org': 'org_*' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['org'] } },
+        },
+      ]);
+      for (const name of ['AskWorker', 'CtxWorker']) {
+        const own = statements.get(functionId(dev, name))!;
+        expect(own.find((statement) => actionsOf([statement]).includes('sts:AssumeRole'))).toMatchObject({
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Resource: { 'Fn::GetAtt': [tenantRoleId, 'Arn'] },
+        });
+        expect(dev.findResources('AWS::Lambda::Function')[functionId(dev, name)]!.Properties.Environment.Variables.TENANT_SECRETS_ROLE_ARN).toEqual({ 'Fn::GetAtt': [tenantRoleId, 'Arn'] });
       }
+      const assumers = [...statements].filter(([, list]) => actionsOf(list).includes('sts:AssumeRole')).map(([owner]) => owner);
+      expect(assumers.sort()).toEqual([functionId(dev, 'AskWorker'), functionId(dev, 'CtxWorker')].sort());
     });
 
     it('gives the dead-letter consumers only what failing an item takes: GetItem and UpdateItem, in 256 MB', () => {

@@ -3,7 +3,7 @@ import { authenticate, clerkSettingsFromEnv, TokenRejected } from '../../shared/
 import { makeKeys, mintToken } from '../../bin/local/tokens.js';
 import { rejectionOf as rejection } from '../helpers/assertions.js';
 import { withEnv } from '../helpers/env.js';
-import { startStubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { startStubSecretsManager } from '../../bin/local/stub-secrets-manager.js';
 
 const keys = makeKeys();
 const bearer = (token: string) => `Bearer ${token}`;

@@ -17,7 +17,7 @@ import {
 } from '../../bin/org/secrets.js';
 import { STAGE_PATTERN } from '../../shared/contract/rules.js';
 import { settingsFromSecretsManager } from '../../shared/platform/org-settings.js';
-import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { startStubSecretsManager, type StubSecretsManager } from '../../bin/local/stub-secrets-manager.js';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';
 
@@ -62,7 +62,7 @@ describe('org-admin', () => {
 
   describe('naming and rules', () => {
     it('names the secret as the stack does: <orgSecretPrefix of the stage><orgId>', () => {
-      const prefix = stageSettings(() => undefined, { STAGE: 'prod' }).orgSecretPrefix;
+      const prefix = stageSettings(() => undefined, { STAGE: 'prod', AI_CHAT_ACCOUNT: '123456789012', AI_CHAT_REGION: 'eu-west-1' }).orgSecretPrefix;
       expect(secretNameFor({ orgId: 'org_medical_clinic', stage: 'prod' })).toBe(`${prefix}org_medical_clinic`);
       expect(secretNameFor({ orgId: 'org_medical_clinic', stage: 'prod' })).toBe('ai-chat/prod/orgs/org_medical_clinic');
     });
@@ -125,12 +125,25 @@ describe('org-admin', () => {
 
     it('rotates the key of an existing secret with PutSecretValue, keeping base URL, model and other fields', async () => {
       const org = freshOrg('rotate');
-      stub.put(nameOf(org), JSON.stringify({ api_key: KEY, base_url: 'https://llm.example.com/v1', model: 'llama3', note: 'rotated monthly' }));
+      stub.put(nameOf(org), JSON.stringify({ api_key: KEY, base_url: 'https://llm.example.com/v1', model: 'llama3', note: 'rotated monthly' }), { org });
       const result = await setOrgSettings(client, { orgId: org, stage: STAGE, apiKey: OTHER_KEY });
       expect(result).toMatchObject({ action: 'updated', keyChanged: true, keyMasked: 'sk-…QRST', baseUrl: 'https://llm.example.com/v1', model: 'llama3' });
       expectNoKey(result, KEY, OTHER_KEY);
       expect(stored(org)).toEqual({ api_key: OTHER_KEY, base_url: 'https://llm.example.com/v1', model: 'llama3', note: 'rotated monthly' });
       expect(operations(org)).toEqual(['DescribeSecret', 'GetSecretValue', 'PutSecretValue']);
+    });
+
+    it('tags a secret made without the tag org, which the workers’ tenant role needs to read it, and show says so until then', async () => {
+      const org = freshOrg('untagged');
+      stub.put(nameOf(org), JSON.stringify({ api_key: KEY }));
+      expect((await showOrgSettings(client, { orgId: org, stage: STAGE })).problem).toBe(
+        `The secret is not tagged org=${org}: the workers cannot read it. Run set again for this organization to tag it.`,
+      );
+      const result = await setOrgSettings(client, { orgId: org, stage: STAGE, model: 'gpt-4o-mini' });
+      expect(result).toMatchObject({ action: 'updated', keyChanged: false });
+      expect(operations(org)).toEqual(['DescribeSecret', 'GetSecretValue', 'DescribeSecret', 'TagResource', 'GetSecretValue', 'PutSecretValue']);
+      expect(stub.get(nameOf(org))!.tags).toContainEqual({ Key: 'org', Value: org });
+      expect((await showOrgSettings(client, { orgId: org, stage: STAGE })).problem).toBeUndefined();
     });
 
     it('what it writes is what the workers read (shared/org-settings.ts)', async () => {

@@ -9,7 +9,7 @@ import {
   settingsFromSecretsManager,
 } from '../../shared/platform/org-settings.js';
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { startStubSecretsManager, type StubSecretsManager } from '../../bin/local/stub-secrets-manager.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';
 
 /** Puts process.env back exactly as it was (keys added since are removed). */

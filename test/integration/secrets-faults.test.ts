@@ -5,7 +5,7 @@
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
-import { startStubSecretsManager, type StubSecretsManager } from '../helpers/stub-secrets-manager.js';
+import { startStubSecretsManager, type StubSecretsManager } from '../../bin/local/stub-secrets-manager.js';
 
 let api: TestApi;
 let proxy: FaultProxy;

@@ -12,8 +12,11 @@
  *   removes it: every operation on the name then answers ResourceNotFoundException.
  *
  * Point the SDK at it with `AWS_ENDPOINT_URL_SECRETS_MANAGER=<url>` (or the client's `endpoint`)
- * and any credentials: nothing is signed-checked. It records every request, so tests can count
- * what a cache saved.
+ * and any credentials: signatures are not checked. With `abac`, GetSecretValue is allowed as the
+ * stage's tenant role allows it: only to credentials whose session tag `org` (from the stub STS)
+ * equals the secret's tag `org`; anything else, the workers' own credentials included, is refused
+ * AccessDeniedException. It records every request (and the access key that signed it), so tests can
+ * count what a cache saved.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,6 +28,8 @@ export interface SecretsRequest {
   target: string | undefined;
   /** The secret asked for: the body's `SecretId`, or its `Name` (CreateSecret), if it had one. */
   secretId: string | undefined;
+  /** The access key id the request was signed with. */
+  accessKeyId: string | undefined;
   receivedAt: number;
 }
 
@@ -49,15 +54,22 @@ export interface StubSecretsManager {
   requests: SecretsRequest[];
   /** The requests made for one secret name (every operation). */
   requestsFor(name: string): SecretsRequest[];
-  /** Creates or replaces (rotates) a secret's string value; a scheduled deletion is cancelled. */
-  put(name: string, secretString: string): void;
+  /** Creates or replaces (rotates) a secret's string value, with these tags when given; a scheduled deletion is cancelled. */
+  put(name: string, secretString: string, tags?: Record<string, string>): void;
   /** Deletes a secret at once: it is then answered ResourceNotFoundException. */
   remove(name: string): void;
   /** Answers every operation on this name with 400 AccessDeniedException (as for a missing IAM grant). */
   deny(name: string): void;
   /** What the stub holds for a name, or undefined. */
   get(name: string): StubSecret | undefined;
+  /** Adds a delay to every answer (a network round trip), for the benchmark. */
+  latency(ms: number): void;
   close(): Promise<void>;
+}
+
+export interface StubSecretsManagerOptions {
+  /** Checks GetSecretValue as the tenant role's policy does: the caller's session tag `org` must be the secret's tag `org`. */
+  abac?: { tagsOf(accessKeyId: string): Record<string, string> | undefined };
 }
 
 const REGION = 'us-east-1';
@@ -93,10 +105,11 @@ const scheduledForDeletion = () =>
 
 const epochSeconds = (ms: number) => ms / 1000;
 
-export async function startStubSecretsManager(): Promise<StubSecretsManager> {
+export async function startStubSecretsManager(options: StubSecretsManagerOptions = {}): Promise<StubSecretsManager> {
   const secrets = new Map<string, Stored>();
   const requests: SecretsRequest[] = [];
   const denied = new Set<string>();
+  let latencyMs = 0;
 
   const suffixFor = (name: string) => createHash('sha256').update(name).digest('hex').slice(0, 6);
   const arnOf = (name: string, secret: Stored) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-${secret.suffix}`;
@@ -211,6 +224,19 @@ export async function startStubSecretsManager(): Promise<StubSecretsManager> {
       return { ARN: arn, Name: name, DeletionDate: epochSeconds(secret.deletedDate) };
     },
 
+    TagResource(body, name) {
+      const secret = lookup(name);
+      if (!secret) throw notFound();
+      const tags = body.Tags;
+      if (!Array.isArray(tags) || !tags.every((tag) => typeof tag?.Key === 'string' && typeof tag?.Value === 'string')) {
+        throw invalidParameter('Tags must be a list of {Key, Value} strings.');
+      }
+      for (const tag of tags as Array<{ Key: string; Value: string }>) {
+        secret.tags = [...secret.tags.filter((existing) => existing.Key !== tag.Key), { Key: tag.Key, Value: tag.Value }];
+      }
+      return {};
+    },
+
     RestoreSecret(_body, name) {
       const secret = lookup(name);
       if (!secret) throw notFound();
@@ -241,7 +267,9 @@ export async function startStubSecretsManager(): Promise<StubSecretsManager> {
     const operationName = target?.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : undefined;
     const nameField = operationName === 'CreateSecret' ? body.Name : body.SecretId;
     const secretId = typeof nameField === 'string' ? nameField : undefined;
-    requests.push({ target, secretId, receivedAt: Date.now() });
+    const accessKeyId = /Credential=([A-Z0-9]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+    requests.push({ target, secretId, accessKeyId, receivedAt: Date.now() });
+    if (latencyMs) await new Promise((resolve) => setTimeout(resolve, latencyMs));
 
     const operation = operationName !== undefined && Object.hasOwn(operations, operationName) ? operations[operationName] : undefined;
     if (req.method !== 'POST' || !operation) {
@@ -253,6 +281,16 @@ export async function startStubSecretsManager(): Promise<StubSecretsManager> {
         __type: 'InvalidParameterException',
         message: operationName === 'CreateSecret' ? 'You must provide a Name.' : 'You must provide a SecretId.',
       });
+    }
+    if (operationName === 'GetSecretValue' && options.abac) {
+      const callerOrg = accessKeyId ? options.abac.tagsOf(accessKeyId)?.org : undefined;
+      const secretOrg = lookup(secretId)?.tags.find((tag) => tag.Key === 'org')?.Value;
+      if (!callerOrg || callerOrg !== secretOrg) {
+        return send(res, 400, {
+          __type: 'AccessDeniedException',
+          message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/tenant-secrets/${callerOrg ?? 'worker'} is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secretId} because no identity-based policy allows the secretsmanager:GetSecretValue action`,
+        });
+      }
     }
     if (denied.has(secretId)) {
       return send(res, 400, {
@@ -284,7 +322,7 @@ export async function startStubSecretsManager(): Promise<StubSecretsManager> {
     url: `http://127.0.0.1:${port}`,
     requests,
     requestsFor: (name) => requests.filter((request) => request.secretId === name),
-    put: (name, value) => {
+    put: (name, value, tags) => {
       const existing = lookup(name);
       const now = Date.now();
       secrets.set(name, {
@@ -292,6 +330,7 @@ export async function startStubSecretsManager(): Promise<StubSecretsManager> {
         createdDate: now,
         suffix: suffixFor(name),
         ...existing,
+        ...(tags ? { tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
         value,
         versionId: randomUUID(),
         lastChangedDate: now,
@@ -300,6 +339,7 @@ export async function startStubSecretsManager(): Promise<StubSecretsManager> {
     },
     remove: (name) => void secrets.delete(name),
     deny: (name) => void denied.add(name),
+    latency: (ms) => void (latencyMs = ms),
     get: (name) => {
       const secret = lookup(name);
       if (!secret) return undefined;
