@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -80,6 +80,13 @@ describe('the Lambda bundles', () => {
   it('are built with the options the stack bundles with', () => {
     expect(BUNDLING.format).toBe(OutputFormat.ESM);
     expect(BUNDLING.externalModules).toEqual([]);
+  });
+
+  it('ship source maps that name files and lines, without the sources themselves', async () => {
+    for (const one of bundles) {
+      const map = JSON.parse(await readFile(`${one.file}.map`, 'utf8'));
+      expect({ bundle: label(one), sources: map.sources.length > 0, sourcesContent: map.sourcesContent }).toEqual({ bundle: label(one), sources: true, sourcesContent: undefined });
+    }
   });
 
   it('load without touching the network, reading files or leaving work running, and export a handler', () => {

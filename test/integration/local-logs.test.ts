@@ -55,7 +55,8 @@ it("keeps each invocation's function name and request id on its own lines while 
   const asked = await doctor.post(`/openai/sessions/${sessionId}/ask`, { message: 'Hello', history: [] });
   for (let i = 0; i < 500 && stub.requests.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   expect(stub.requests).toHaveLength(1);
-  expect((await client(server.url, 'not-a-token').get('/openai/sessions')).status).toBe(401);
+  // A token signed with another key passes the front's check and is refused by the function, which logs it.
+  expect((await client(server.url, await mintToken(makeKeys(), { org: ORG })).get('/openai/sessions')).status).toBe(401);
   expect(logLines().filter((line) => line.message === 'model call failed')).toHaveLength(failedBefore); // the worker has not logged yet
 
   expect(await settledMessage(doctor, sessionId, asked.body.message_id)).toMatchObject({ status: 'FAILED' });
