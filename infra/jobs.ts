@@ -87,6 +87,8 @@ export class Jobs extends Construct {
         },
       });
       fn.grantTable(props.table, worker.table);
+      // An answering worker puts a job it had no time to try back on its own queue (shared/jobs/job-queue.ts).
+      if (!worker.deadLetter) queue.grantSendMessages(fn);
       fn.addEventSource(
         new SqsEventSource(queue, {
           batchSize: QUEUE_SETTINGS.batchSize,

@@ -32,8 +32,9 @@ export interface PollerOptions {
  * Feeds a worker from a queue the way a Lambda event source mapping does: batches of real SQS
  * records, deletes what succeeded, and leaves the `batchItemFailures` (or the whole batch, if the
  * handler throws) to come back after their visibility timeout and, past the redrive policy's
- * receive count, go to the dead-letter queue. For a FIFO queue it keeps one batch per message group
- * in flight (local-aws-sqs does not hold a group back by itself) and hands a group's messages over in order.
+ * receive count, go to the dead-letter queue. For a FIFO queue it fills batches as SQS does, with
+ * several message groups' messages, each group's in order, and keeps a group out of other batches
+ * while one holding it is in flight (local-aws-sqs does not hold a group back by itself).
  */
 export class SqsPoller {
   private running = false;
@@ -133,24 +134,36 @@ export class SqsPoller {
     this.startReadyGroups();
   }
 
-  /** Starts one batch for each ready group, oldest first, while there is room. */
+  /**
+   * Starts batches while there is room, as SQS fills a FIFO receive: a ready group's messages in
+   * order, then the next ready group's, up to the batch size, so one batch may hold several groups
+   * (sessions). A group in a batch gets no other batch until that one is done, as SQS holds a group
+   * back while its messages are in flight.
+   */
   private startReadyGroups(): void {
     while (this.running && this.inFlight.size < this.options.maxConcurrency && this.readyGroups.length) {
-      const group = this.readyGroups.shift()!;
-      const queued = this.pending.get(group) ?? [];
-      const batch = queued.splice(0, this.options.batchSize);
-      if (!queued.length) this.pending.delete(group);
+      const batch: Message[] = [];
+      const groups: string[] = [];
+      while (batch.length < this.options.batchSize && this.readyGroups.length) {
+        const group = this.readyGroups.shift()!;
+        const queued = this.pending.get(group) ?? [];
+        const taken = queued.splice(0, this.options.batchSize - batch.length);
+        if (!queued.length) this.pending.delete(group);
+        if (!taken.length) continue;
+        batch.push(...taken);
+        groups.push(group);
+        this.busyGroups.add(group);
+      }
       if (!batch.length) continue;
-      this.busyGroups.add(group);
       this.track(
-        this.handle(batch).then((allSucceeded) => {
-          this.busyGroups.delete(group);
-          if (!allSucceeded) {
-            // The rest of the group is left alone: it comes back after its visibility timeout,
+        this.handle(batch).then((failed) => {
+          for (const group of groups) {
+            this.busyGroups.delete(group);
+            const groupFailed = batch.some((message) => failed.has(message.MessageId!) && (message.Attributes?.MessageGroupId ?? '') === group);
+            // A failed group's rest is left alone: it comes back after its visibility timeout,
             // behind the failed message, as SQS keeps a group's order.
-            this.pending.delete(group);
-          } else if (this.pending.has(group)) {
-            this.readyGroups.push(group);
+            if (groupFailed) this.pending.delete(group);
+            else if (this.pending.has(group) && !this.readyGroups.includes(group)) this.readyGroups.push(group);
           }
           this.startReadyGroups();
         }),
@@ -172,8 +185,8 @@ export class SqsPoller {
     return this.handler;
   }
 
-  /** Runs one batch and deletes what succeeded; true when every record succeeded. Never rejects. */
-  private async handle(messages: Message[]): Promise<boolean> {
+  /** Runs one batch and deletes what succeeded; answers the ids of the messages that failed. Never rejects. */
+  private async handle(messages: Message[]): Promise<Set<string>> {
     const { functionName, log } = this.options;
     const records = messages.map((message) => toRecord(message, this.options.queueArn, this.options.region ?? 'us-east-1'));
     const ids = new Set(records.map((record) => record.messageId));
@@ -189,7 +202,7 @@ export class SqsPoller {
       log?.(`worker ${functionName} threw: ${(error as Error).message}`);
     }
     const done = messages.filter((message) => !failed.has(message.MessageId!));
-    if (!done.length) return failed.size === 0;
+    if (!done.length) return failed;
     try {
       const result = await this.options.client.send(
         new DeleteMessageBatchCommand({
@@ -202,7 +215,7 @@ export class SqsPoller {
       // The messages come back after their visibility timeout; the workers are idempotent.
       log?.(`poller ${functionName}: could not delete handled messages: ${(error as Error).message}`);
     }
-    return failed.size === 0;
+    return failed;
   }
 }
 

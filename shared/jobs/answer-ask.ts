@@ -3,7 +3,7 @@ import { defaultSystemPrompt } from '../platform/system-prompt.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
-import { answerClaimed, FINISHED, hasTimeToAnswer, LEASE_MS, settleFailed, type Attempt, type Outcome } from './answering.js';
+import { answerClaimed, FINISHED, hasTimeToAnswer, LEASE_MS, NOT_ENOUGH_TIME, settleFailed, type Attempt, type Outcome } from './answering.js';
 import { claim } from './claims.js';
 import type { AskJob } from './job-schema.js';
 import { ANSWER, secondsUntilLeaseEnds } from './work-items.js';
@@ -31,7 +31,7 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
       return { finished: false, retryAfterSeconds: secondsUntilLeaseEnds(next.lease_until), reason: 'an earlier turn is being answered' };
     }
     // A turn is claimed only with time to answer it (a claim counts a try): else come back.
-    if (!hasTimeToAnswer(attempt)) return { finished: false, retryAfterSeconds: 1, reason: 'not enough time left in this invocation' };
+    if (!hasTimeToAnswer(attempt)) return NOT_ENOUGH_TIME;
     const key = keys.message(job.org_id, job.session_id, next.message_id);
     const claimed = await claim<MessageItem>(db, key, ANSWER.lifecycle, attempt.claimer, LEASE_MS);
     if (!claimed) return { finished: false, retryAfterSeconds: 1, reason: 'the turn was claimed by another worker' };

@@ -3,7 +3,7 @@ import { dynamoSessionRepository } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 import { dynamoTaskRepository, type TaskItem } from '../tasks/repository.js';
-import { answerClaimed, FINISHED, LEASE_MS, resultJson, type Attempt, type Outcome } from './answering.js';
+import { answerClaimed, FINISHED, hasTimeToAnswer, LEASE_MS, NOT_ENOUGH_TIME, resultJson, type Attempt, type Outcome } from './answering.js';
 import { claim } from './claims.js';
 import type { TaskJob } from './job-schema.js';
 import { isFinished, secondsUntilLeaseEnds, TASK } from './work-items.js';
@@ -11,6 +11,8 @@ import { isFinished, secondsUntilLeaseEnds, TASK } from './work-items.js';
 /** Answers one task. */
 export async function answerTask(db: Db, job: TaskJob, attempt: Attempt): Promise<Outcome> {
   const key = keys.task(job.org_id, job.session_id, job.ctx_id);
+  // A task is claimed only with time to answer it (a claim counts a try).
+  if (!hasTimeToAnswer(attempt)) return NOT_ENOUGH_TIME;
   const claimed = await claim<TaskItem>(db, key, TASK.lifecycle, attempt.claimer, LEASE_MS);
   if (!claimed) {
     const item = await dynamoTaskRepository(db).get(job.org_id, job.session_id, job.ctx_id);

@@ -14,7 +14,18 @@ import { progressPump } from './progress-pump.js';
 import { gaveUpSentence, type WorkItemState, type WorkKind } from './work-items.js';
 
 /** What became of a job: finished (delete it), or to be tried again after a delay. */
-export type Outcome = { finished: true } | { finished: false; retryAfterSeconds: number; reason: string };
+export type Outcome =
+  | { finished: true }
+  | {
+      finished: false;
+      retryAfterSeconds: number;
+      reason: string;
+      /** Nothing was tried (no claim taken): the invocation had no time left for it. */
+      untried?: true;
+    };
+
+/** A job left for another invocation because this one has no time left to answer it (no try was counted). */
+export const NOT_ENOUGH_TIME: Outcome = { finished: false, retryAfterSeconds: 0, reason: 'not enough time left in this invocation', untried: true };
 
 export const FINISHED: Outcome = { finished: true };
 

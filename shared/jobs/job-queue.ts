@@ -27,6 +27,17 @@ export const sqsJobQueue: JobQueue = {
   },
 };
 
+/**
+ * Puts a received job back on its queue as a new message, for a job this invocation had no time to
+ * try: unlike a release, it uses up none of the job's receives, so a job behind long answers never
+ * reaches the dead-letter queue untried. (On the FIFO queue it goes behind its session's later
+ * jobs; each job answers its session's waiting turns in order, so the order holds.)
+ */
+export async function requeueJob(job: Job, previousMessageId: string): Promise<void> {
+  const fifo = job.kind === 'ask' ? { MessageGroupId: job.session_id, MessageDeduplicationId: `${job.message_id}:${previousMessageId}`.slice(0, 128) } : {};
+  await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...fifo }));
+}
+
 /** Makes a received job come back after `seconds` (SQS's own backoff for a retry). */
 export async function retryJobLater(queue: QueueId, receiptHandle: string, seconds: number): Promise<void> {
   await sqs().send(

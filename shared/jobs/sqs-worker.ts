@@ -10,7 +10,7 @@ import { answerAsk } from './answer-ask.js';
 import { answerTask } from './answer-task.js';
 import { retryDelaySeconds, type Outcome } from './answering.js';
 import { failDeadJob } from './dead-jobs.js';
-import { retryJobLater } from './job-queue.js';
+import { requeueJob, retryJobLater } from './job-queue.js';
 import { Job } from './job-schema.js';
 
 /** Marks a record failed, to come back after the delay already set on it. */
@@ -41,16 +41,16 @@ export function parseJobRecord(record: SQSRecord, queue?: QueueId): Job {
 }
 
 /**
- * The SQS consumer of one job queue (Powertools batch: partial batch failures). A job that has to
- * be tried again comes back after its own backoff (set with ChangeMessageVisibility, not the
- * queue's long visibility timeout). On the FIFO ask queue a failure also holds back the rest of its
- * session's records in the batch, which come back with it, in order. A malformed record fails on
- * its own and comes back at once, so that it reaches the dead-letter queue after its receives.
+ * The SQS consumer of one job queue (Powertools batch: partial batch failures). The records of a
+ * batch are answered side by side: on the standard ctx queue all of them, on the FIFO ask queue one
+ * session (message group) at a time each, in order. A job that has to be tried again comes back
+ * after its own backoff (set with ChangeMessageVisibility, not the queue's long visibility
+ * timeout). On the FIFO ask queue a failure also holds back the rest of its session's records in
+ * the batch, which come back with it, in order. A malformed record fails on its own and comes back
+ * at once, so that it reaches the dead-letter queue after its receives.
  */
 export function jobWorker(queue: QueueId) {
   return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    // A processor holds one batch's state: one per call, as the local poller runs batches side by side.
-    const processor = queue === 'ask' ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
     const db = defaultDb();
     const groupDelays = new Map<string, number>();
     const retimed = new Set<string>();
@@ -90,15 +90,33 @@ export function jobWorker(queue: QueueId) {
         outcome = { finished: false, retryAfterSeconds: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount)), reason: (error as Error).name };
       }
       if (outcome.finished) return;
+      if (outcome.untried) {
+        // Not tried for lack of time: a new message of it, with its receives untouched, and this one done.
+        try {
+          await requeueJob(job, record.messageId);
+          return;
+        } catch (error) {
+          logger.warn('could not requeue a job left for lack of time', { message_id: record.messageId, error: (error as Error).name });
+        }
+      }
       await comeBack(record, outcome.retryAfterSeconds);
       throw new RetryLater(outcome.reason);
     };
 
-    const response: SQSBatchResponse = wellFormed.Records.length
-      ? processor instanceof SqsFifoPartialProcessorAsync
-        ? await processPartialResponse(wellFormed, handleRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false })
-        : await processPartialResponse(wellFormed, handleRecord, processor, { context, throwOnFullBatchFailure: false })
-      : { batchItemFailures: [] };
+    const response: SQSBatchResponse = !wellFormed.Records.length
+      ? { batchItemFailures: [] }
+      : queue === 'ask'
+        ? await inGroups(wellFormed.Records, (records) =>
+            // Powertools' FIFO processor handles one group's records in order and, after a failure,
+            // fails the rest of that group; the groups (sessions) of a batch run side by side, so
+            // one session's slow model call holds back no other session.
+            processPartialResponse({ Records: records }, handleRecord, new SqsFifoPartialProcessorAsync(), {
+              context,
+              skipGroupOnError: true,
+              throwOnFullBatchFailure: false,
+            }),
+          )
+        : await processPartialResponse(wellFormed, handleRecord, new BatchProcessor(EventType.SQS), { context, throwOnFullBatchFailure: false });
     // Records skipped behind a failure of their group come back together with it.
     for (const { itemIdentifier } of response.batchItemFailures) {
       if (retimed.has(itemIdentifier)) continue;
@@ -108,6 +126,20 @@ export function jobWorker(queue: QueueId) {
     }
     return { batchItemFailures: [...malformed.map((record) => ({ itemIdentifier: record.messageId })), ...response.batchItemFailures] };
   });
+}
+
+/**
+ * Runs a FIFO batch's message groups side by side, each group's records handed to `run` together
+ * (in their order), and joins what each reports failed.
+ */
+async function inGroups(records: SQSRecord[], run: (records: SQSRecord[]) => Promise<SQSBatchResponse>): Promise<SQSBatchResponse> {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const record of records) {
+    const group = record.attributes.MessageGroupId ?? record.messageId;
+    groups.set(group, [...(groups.get(group) ?? []), record]);
+  }
+  const responses = await Promise.all([...groups.values()].map(run));
+  return { batchItemFailures: responses.flatMap((response) => response.batchItemFailures) };
 }
 
 /** The job queue whose dead-letter queue a record came from, by the queue's name (`<stage>-ask-dlq.fifo`). */

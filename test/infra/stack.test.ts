@@ -284,12 +284,14 @@ describe('the stack', () => {
       }
     });
 
-    it('lets only the ask and ctx handlers enqueue, each on its own queue', () => {
+    it('lets only the ask and ctx handlers enqueue, each on its own queue, and the answering workers requeue on theirs', () => {
       const senders = [...statements].filter(([, list]) => actionsOf(list).includes('sqs:SendMessage')).map(([fn]) => fn).sort();
-      expect(senders).toEqual([functionId(dev, 'Ask'), functionId(dev, 'CreateTask')].sort());
+      expect(senders).toEqual([functionId(dev, 'Ask'), functionId(dev, 'CreateTask'), functionId(dev, 'AskWorker'), functionId(dev, 'CtxWorker')].sort());
       const target = (name: string) => statements.get(functionId(dev, name))!.find((statement) => actionsOf([statement]).includes('sqs:SendMessage'))!.Resource;
       expect(JSON.stringify(target('Ask'))).toMatch(/askQueue/);
       expect(JSON.stringify(target('CreateTask'))).toMatch(/ctxQueue/);
+      expect(JSON.stringify(target('AskWorker'))).toMatch(/askQueue/);
+      expect(JSON.stringify(target('CtxWorker'))).toMatch(/ctxQueue/);
     });
 
     it('lets no function read organization secrets: the answering workers take the tenant role, tagged with one org, which reads only that org’s', () => {

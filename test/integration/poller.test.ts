@@ -394,6 +394,27 @@ describe('SqsPoller on a FIFO queue', () => {
     }
   });
 
+  test('fills a batch with several groups’ messages, as SQS does when each group has fewer than the batch size', async () => {
+    const { queues } = await setup();
+    const ask = queues.ask;
+    const { handler, batches, records } = recorder(async () => {
+      await sleep(50);
+    });
+    const groups = ['s1', 's2', 's3', 's4', 's5'];
+    for (const group of groups) {
+      await sendFifo(ask, group, `${group}#0`);
+      await sendFifo(ask, group, `${group}#1`);
+    }
+    startPoller(ask, handler, { batchSize: 10, maxConcurrency: 1 });
+    await waitFor('every message handled', () => records().length >= 10);
+    await waitForEmpty(ask.url);
+    // One poller slot, ten messages of five sessions: they come in batches of several sessions, each in order.
+    expect(Math.max(...batches.map((batch) => new Set(batch.records.map((record) => record.attributes.MessageGroupId)).size))).toBeGreaterThan(1);
+    for (const group of groups) {
+      expect(records().filter((record) => record.attributes.MessageGroupId === group).map((record) => record.body)).toEqual([`${group}#0`, `${group}#1`]);
+    }
+  });
+
   test('a failed record holds its group back and comes back first', async () => {
     const { queues } = await setup();
     const ask = queues.ask;

@@ -459,6 +459,71 @@ describe('ask worker', () => {
   }, 20_000);
 });
 
+describe('a batch of several sessions', () => {
+  it('answers the sessions of one batch side by side, and each session’s turns in order', async () => {
+    const MODEL_MS = 1000;
+    stub.latency(MODEL_MS);
+    const c = await as();
+    const sessions = await Promise.all(Array.from({ length: 5 }, () => newSession(c)));
+    const first = await Promise.all(sessions.map((sessionId, i) => ask(c, sessionId, `Batch turn 1 of session ${i}`)));
+    const second = await ask(c, sessions[1]!, 'Batch turn 2 of session 1');
+    const records = [];
+    for (const asked of [...first, second]) records.push((await inbox.job(askQueue(), asked.message_id)).record);
+    // As SQS fills a FIFO batch: several groups, each group's messages in order.
+    expect(new Set(records.map((record) => record.attributes.MessageGroupId)).size).toBe(5);
+    expect(failures(await askWorker({ Records: records }, lambdaContext('AskWorker', 120)))).toEqual([]);
+    for (const [i, asked] of first.entries()) expect(await message(c, sessions[i]!, asked.message_id)).toMatchObject({ status: 'COMPLETED' });
+    expect(await message(c, sessions[1]!, second.message_id)).toMatchObject({ status: 'COMPLETED' });
+    // Every session's first turn reached the model before any of them could have been answered.
+    const firstCalls = first.map((_, i) => stub.requests.find((request) => request.body.messages.at(-1).content === `Batch turn 1 of session ${i}`)!);
+    const earliest = Math.min(...firstCalls.map((call) => call.receivedAt));
+    for (const call of firstCalls) expect(call.receivedAt - earliest).toBeLessThan(MODEL_MS);
+    // Session 1's second turn waited for its first, and saw its answer.
+    const secondCall = stub.requests.find((request) => request.body.messages.at(-1).content === 'Batch turn 2 of session 1')!;
+    expect(secondCall.receivedAt - firstCalls[1]!.receivedAt).toBeGreaterThanOrEqual(MODEL_MS);
+    expect(secondCall.body.messages.map((m: { content: string }) => m.content)).toContain('Batch turn 1 of session 1');
+  }, 30_000);
+
+  it('puts a job it had no time to try back on the queue as a new message, its receives and tries untouched', async () => {
+    const { c, sessionId, messageId, record } = await askWithJob('Too late in the invocation');
+    // 12 s left: less than a model call's minimum plus the margin for writing its answer.
+    const response = await askWorker({ Records: [record] }, lambdaContext('AskWorker', 12));
+    expect(failures(response)).toEqual([]);
+    expect(stub.requests).toHaveLength(0);
+    expect(await storedMessage(ORG, sessionId, messageId)).toMatchObject({ status: 'PENDING' });
+    expect((await storedMessage(ORG, sessionId, messageId)).attempts).toBeUndefined();
+    // A new message of the same job, received for the first time, in the same session's group.
+    const again = await inbox.take(askQueue(), (candidate) => candidate.MessageId !== record.messageId && JSON.parse(candidate.Body!).message_id === messageId);
+    expect(JSON.parse(again.record.body)).toEqual(JSON.parse(record.body));
+    expect(again.record.attributes).toMatchObject({ ApproximateReceiveCount: '1', MessageGroupId: sessionId });
+    expect(failures(await handleAsk(again.record))).toEqual([]);
+    expect(await message(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED' });
+  }, 30_000);
+
+  it('holds back only the failing session: its later turn comes back with it, the other sessions are answered', async () => {
+    // Two organizations, so that the provider's failures reach only one of them (by its key).
+    Object.assign(process.env, { org_flaky_OPENAI_API_KEY: 'sk-flaky', org_flaky_OPENAI_BASE_URL: stub.url });
+    const c = await as();
+    const flaky = await as('org_flaky');
+    const calm = await newSession(c);
+    const failing = await newSession(flaky);
+    const calmAsk = await ask(c, calm, 'Calm session');
+    const failingFirst = await ask(flaky, failing, 'Failing session turn 1');
+    const failingSecond = await ask(flaky, failing, 'Failing session turn 2');
+    const records = [];
+    for (const asked of [failingFirst, failingSecond, calmAsk]) records.push((await inbox.job(askQueue(), asked.message_id)).record);
+    // Past the SDK's retries: the turn is tried again later.
+    stub.fail({ fault: { kind: 'server_error' }, times: 'always', apiKey: 'sk-flaky' });
+    const response = await askWorker({ Records: records }, lambdaContext('AskWorker', 120));
+    expect(failures(response).sort()).toEqual([records[0]!.messageId, records[1]!.messageId].sort());
+    expect(await message(c, calm, calmAsk.message_id)).toMatchObject({ status: 'COMPLETED' });
+    expect(await message(flaky, failing, failingFirst.message_id)).toMatchObject({ status: 'PENDING' });
+    expect(await message(flaky, failing, failingSecond.message_id)).toMatchObject({ status: 'PENDING' });
+    // Nothing of the held-back turn reached the model.
+    expect(stub.requests.filter((request) => request.body.messages.at(-1).content === 'Failing session turn 2')).toEqual([]);
+  }, 30_000);
+});
+
 describe('ctx worker', () => {
   it('answers a task (plain and JSON results) once, even when delivered twice', async () => {
     const c = await as();
