@@ -1,4 +1,5 @@
-import { dynamoMessageRepository, type MessageItem } from '../messages/repository.js';
+import type { ChatMessage } from '../llm/prompt.js';
+import type { MessageItem } from '../messages/repository.js';
 import { defaultSystemPrompt } from '../platform/system-prompt.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
@@ -6,24 +7,36 @@ import { keys } from '../store/keys.js';
 import { answerClaimed, FINISHED, hasTimeToAnswer, LEASE_MS, NOT_ENOUGH_TIME, settleFailed, type Attempt, type Outcome } from './answering.js';
 import { claim } from './claims.js';
 import type { AskJob } from './job-schema.js';
-import { ANSWER, secondsUntilLeaseEnds } from './work-items.js';
+import { sessionTail, type SessionTail } from './session-tail.js';
+import { ANSWER, isWaiting, MESSAGE_LIFECYCLE, secondsUntilLeaseEnds } from './work-items.js';
 
 const QUESTION_DELETED = 'The question was deleted before it was answered.';
+
+/** The turns a job may walk past the session's `answered_through` before it moves it forward. */
+const ADVANCE_AFTER_MESSAGES = 16;
 
 /**
  * Answers the session's waiting asks in id order, from the oldest, up to and including the job's
  * own: jobs may arrive out of id order, turns may not, and a turn whose own job was lost or
  * dead-lettered is answered by the next job rather than left behind it. So every accepted ask is
  * answered (or fails for its own reason) once, in order, each seeing the answers before it, and
- * gets its own model call.
+ * gets its own model call. The session, its waiting turns, the question and the history come from
+ * one read of the session's newest items (see `sessionTail`).
  */
 export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<Outcome> {
   const sessions = dynamoSessionRepository(db);
-  const messages = dynamoMessageRepository(db);
   for (;;) {
-    const session = await sessions.get(job.org_id, job.session_id);
+    const tail = sessionTail(db, job.org_id, job.session_id);
+    const session = await tail.session();
     if (!session || session.deleting_at) return FINISHED;
-    const next = await messages.oldestWaitingAnswer(job.org_id, job.session_id, session.answered_through);
+    // The waiting answers after the last one answered in order: the oldest of them is next.
+    let next: MessageItem | undefined;
+    let walked = 0;
+    for await (const message of tail.newestFirst()) {
+      if (session.answered_through && message.message_id <= session.answered_through) break;
+      walked++;
+      if (message.role === 'assistant' && isWaiting(message.status, ANSWER.lifecycle)) next = message;
+    }
     // Nothing waits up to the job's own ask: it was answered (or deleted) already.
     if (!next || next.message_id > job.message_id) return FINISHED;
     if (next.status === ANSWER.lifecycle.processing && Number(next.lease_until) > Date.now()) {
@@ -36,7 +49,7 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
     const claimed = await claim<MessageItem>(db, key, ANSWER.lifecycle, attempt.claimer, LEASE_MS);
     if (!claimed) return { finished: false, retryAfterSeconds: 1, reason: 'the turn was claimed by another worker' };
 
-    const question = claimed.reply_to ? await messages.get(job.org_id, job.session_id, claimed.reply_to) : undefined;
+    const question = claimed.reply_to ? await find(tail, claimed.reply_to) : undefined;
     const outcome = question
       ? await answerClaimed(
           db,
@@ -49,7 +62,7 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
             itemId: claimed.message_id,
             systemPrompt: session.system_prompt ?? defaultSystemPrompt(),
             message: question.content,
-            history: claimed.request_history,
+            history: claimed.request_history ?? ((enough) => finishedBefore(tail, question.message_id, enough)),
             historyBefore: question.message_id,
             doneFields: (result) => ({ content: result.content }),
           },
@@ -57,7 +70,29 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
         )
       : await settleFailed(db, { kind: ANSWER, key, claimed }, attempt, ANSWER.failedFields(QUESTION_DELETED));
     if (!outcome.finished) return outcome;
-    await sessions.advanceAnsweredThrough(job.org_id, job.session_id, claimed.message_id);
+    // The next job finds its turn by walking back to `answered_through`: moved forward now and then
+    // (not after every turn), so that the walk stays short and most turns cost no write for it.
+    if (walked > ADVANCE_AFTER_MESSAGES) await sessions.advanceAnsweredThrough(job.org_id, job.session_id, claimed.message_id);
     if (claimed.message_id === job.message_id) return FINISHED;
   }
+}
+
+/** A message of the tail by id (ids descend as the tail goes), or undefined once past it. */
+async function find(tail: SessionTail, messageId: string): Promise<MessageItem | undefined> {
+  for await (const message of tail.newestFirst()) {
+    if (message.message_id === messageId) return message;
+    if (message.message_id < messageId) return undefined;
+  }
+  return undefined;
+}
+
+/** The session's finished turns before `beforeId`, newest first, until `enough` says they suffice. */
+async function finishedBefore(tail: SessionTail, beforeId: string, enough: (newestFirst: ChatMessage[]) => boolean): Promise<ChatMessage[]> {
+  const newestFirst: ChatMessage[] = [];
+  for await (const message of tail.newestFirst()) {
+    if (message.message_id >= beforeId || message.status !== MESSAGE_LIFECYCLE.done) continue;
+    newestFirst.push({ role: message.role as ChatMessage['role'], content: String(message.content ?? '') });
+    if (enough(newestFirst)) break;
+  }
+  return newestFirst;
 }

@@ -1,7 +1,7 @@
 import { DEFAULT_MODEL } from '../contract/rules.js';
 import { askModel, type ModelAnswer } from '../llm/chat-model.js';
 import { classifyModelFailure } from '../llm/failures.js';
-import { buildPrompt, estimateTokens, fitHistory, historyBudget, type ChatMessage } from '../llm/prompt.js';
+import { buildPrompt, estimateTokens, fitHistory, historyBudget, MAX_HISTORY_MESSAGES, type ChatMessage } from '../llm/prompt.js';
 import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
 import { isBusyError } from '../platform/errors.js';
@@ -66,8 +66,12 @@ export interface WorkToAnswer {
   itemId: string;
   systemPrompt: string | undefined;
   message: string;
-  /** The request's own history, or stored history is read from before this id (the question, or the task). */
-  history: ChatMessage[] | undefined;
+  /**
+   * The request's own history; or how to read the stored one, newest first until `enough` (the ask
+   * reads it from what it has read of the session already); or, when undefined, it is read from the
+   * session's messages before `historyBefore` (the task).
+   */
+  history: ChatMessage[] | ((enough: (newestFirst: ChatMessage[]) => boolean) => Promise<ChatMessage[]>) | undefined;
   historyBefore: string;
   /** The fields of a done item, from the model's answer. */
   doneFields: (answer: ModelAnswer) => WorkItemFields;
@@ -87,11 +91,6 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   const ref = { orgId, sessionId: work.sessionId, itemId: work.itemId };
   const live = liveWriter(db, ref, attempt.claimer, attempts);
   try {
-    const started = await live.start();
-    // A cancel that came before this try asked the model: the item is cancelled, with what an earlier try committed.
-    if (started === 'cancelled') return settleCancelled(db, work, attempt, (await readProgress(db, ref))?.text ?? '');
-    // A later try took the item over while this one stalled: that try answers it.
-    if (started === 'superseded') return FINISHED;
     settings = await orgSettings(orgId);
     if (!settings) return fail(`OpenAI API key not found for organization ${orgId}`);
     model = claimed.request_model ?? settings.model ?? DEFAULT_MODEL;
@@ -257,7 +256,11 @@ async function settleCancelled(db: Db, work: Pick<WorkToAnswer, 'kind' | 'key' |
 /** The session's finished messages before the item, newest first until the token budget is spent, then oldest first. */
 async function storedHistory(db: Db, work: WorkToAnswer, budget: number): Promise<ChatMessage[]> {
   const spent = (turns: ChatMessage[]) => turns.reduce((sum, turn) => sum + estimateTokens(turn.content), 0);
-  const newestFirst = await dynamoMessageRepository(db).finishedTurnsBefore(work.orgId, work.sessionId, work.historyBefore, (turns) => spent(turns) > budget);
+  const enough = (turns: ChatMessage[]) => turns.length >= MAX_HISTORY_MESSAGES || spent(turns) > budget;
+  const newestFirst =
+    typeof work.history === 'function'
+      ? await work.history(enough)
+      : await dynamoMessageRepository(db).finishedTurnsBefore(work.orgId, work.sessionId, work.historyBefore, enough);
   return fitHistory(newestFirst, budget);
 }
 

@@ -36,9 +36,9 @@ export interface LiveRef {
 const expiresAt = () => Math.floor(Date.now() / 1000) + LIVE_TTL_SECONDS;
 
 /**
- * The writer's side of one item's progress, for one claim. `start` takes the head for this claimer
- * (a takeover takes it from a dead worker, whose later writes then fail); `append` stores a part and
- * commits it in the head if this claimer still holds it and no cancel was asked for. Parts are
+ * The writer's side of one item's progress, for one claim. `append` stores a part and commits it in
+ * the head if this claimer still holds it and no cancel was asked for; the first one takes the head
+ * for this claimer (a takeover takes it from a dead worker, whose later writes then fail). Parts are
  * keyed by the claim's `generation` (its try number), so a worker that lost its claim can never
  * overwrite a part its successor committed.
  */
@@ -48,49 +48,34 @@ export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: nu
   let chars = 0;
   return {
     /**
-     * Takes the head for this try. 'cancelled' when a cancel came first (the model is not to be
-     * asked); 'superseded' when a later try has taken it already (this one stalled past its lease:
-     * it leaves the item to that try, and never takes the head back from it).
+     * Stores a part and commits it in the head if this try still holds the item and no cancel was
+     * asked for. The first write takes the head for this try (an answer whose text comes in one
+     * piece writes no progress at all): from a try before it, never from a later one (a try that
+     * stalled past its lease and writes late must not stop the try that took over).
+     * @returns false when the claim was lost or a cancel was asked for: stop generating.
      */
-    async start(): Promise<'started' | 'cancelled' | 'superseded'> {
-      try {
-        await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: head,
-            UpdateExpression: 'SET claimer = :claimer, generation = :generation, seq = :zero, chars = :zero, #ttl = :ttl',
-            ConditionExpression: 'attribute_not_exists(cancelled_at) AND (attribute_not_exists(generation) OR generation < :generation)',
-            ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
-            ExpressionAttributeValues: { ':claimer': claimer, ':generation': generation, ':zero': 0, ':ttl': expiresAt() },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return 'started';
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        const old = (error as { Item?: Record<string, unknown> }).Item;
-        if (old?.cancelled_at !== undefined) return 'cancelled';
-        if (old) return 'superseded';
-        // dynalite does not return the item with the failure: read it.
-        const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: head, ConsistentRead: true }));
-        return Item?.cancelled_at !== undefined ? 'cancelled' : 'superseded';
-      }
-    },
-
-    /** @returns false when the claim was lost or a cancel was asked for: stop generating. */
     async append(text: string): Promise<boolean> {
       const next = seq + 1;
       const partKey = keys.livePart(ref.orgId, ref.sessionId, ref.itemId, generation, next);
       await db.doc.send(new PutCommand({ TableName: db.table, Item: { ...partKey, text, offset: chars, [TABLE.ttlAttribute]: expiresAt() } }));
       try {
         await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: head,
-            UpdateExpression: 'SET seq = :seq, chars = :chars',
-            ConditionExpression: 'claimer = :claimer AND attribute_not_exists(cancelled_at)',
-            ExpressionAttributeValues: { ':seq': next, ':chars': chars + text.length, ':claimer': claimer },
-          }),
+          seq === 0
+            ? new UpdateCommand({
+                TableName: db.table,
+                Key: head,
+                UpdateExpression: 'SET claimer = :claimer, generation = :generation, seq = :seq, chars = :chars, #ttl = :ttl',
+                ConditionExpression: 'attribute_not_exists(cancelled_at) AND (attribute_not_exists(generation) OR generation < :generation)',
+                ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
+                ExpressionAttributeValues: { ':claimer': claimer, ':generation': generation, ':seq': next, ':chars': text.length, ':ttl': expiresAt() },
+              })
+            : new UpdateCommand({
+                TableName: db.table,
+                Key: head,
+                UpdateExpression: 'SET seq = :seq, chars = :chars',
+                ConditionExpression: 'claimer = :claimer AND attribute_not_exists(cancelled_at)',
+                ExpressionAttributeValues: { ':seq': next, ':chars': chars + text.length, ':claimer': claimer },
+              }),
         );
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
@@ -103,10 +88,16 @@ export function liveWriter(db: Db, ref: LiveRef, claimer: string, generation: nu
       return true;
     },
 
-    /** @returns false when the claim was lost or a cancel was asked for (one small read). */
+    /**
+     * @returns false when a cancel was asked for or a later try holds the item (one small read);
+     * true too before this try has written anything.
+     */
     async stillHeld(): Promise<boolean> {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: head, ConsistentRead: true }));
-      return Item?.claimer === claimer && Item.cancelled_at === undefined;
+      if (!Item) return true;
+      if (Item.cancelled_at !== undefined) return false;
+      const holder = Number(Item.generation ?? 0);
+      return holder < generation || (holder === generation && Item.claimer === claimer);
     },
   };
 }

@@ -70,6 +70,9 @@ export const TASK: WorkKind = {
 export const isFinished = (status: unknown, states: Lifecycle): boolean =>
   status === states.done || status === states.failed || status === states.cancelled;
 
+/** Waiting for an answer: not yet claimed, or claimed and being answered. */
+export const isWaiting = (status: unknown, states: Lifecycle): boolean => status === states.pending || status === states.processing;
+
 /** Seconds until another worker's claim would run out (at least 1, at most a minute): when to come back. */
 export function secondsUntilLeaseEnds(leaseUntil: number | undefined, nowMs = Date.now()): number {
   const seconds = Math.ceil((Number(leaseUntil) - nowMs) / 1000) + 1;

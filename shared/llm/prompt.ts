@@ -3,6 +3,13 @@ export interface ChatMessage {
   content: string;
 }
 
+/**
+ * The most stored messages (50 turns) sent as history when an ask gives none: trimmed from the
+ * oldest end to fit the model's context, and never more than this, so that an ask costs the same
+ * reads at turn 1 and turn 200.
+ */
+export const MAX_HISTORY_MESSAGES = 100;
+
 /** Tokens kept free for the model's answer. */
 export const ANSWER_RESERVE_TOKENS = 4096;
 
@@ -38,7 +45,7 @@ export function historyBudget(model: string, system: string | undefined, message
 export function fitHistory(newestFirst: ChatMessage[], budget: number): ChatMessage[] {
   const kept: ChatMessage[] = [];
   let used = 0;
-  for (const turn of newestFirst) {
+  for (const turn of newestFirst.slice(0, MAX_HISTORY_MESSAGES)) {
     used += estimateTokens(turn.content);
     if (used > budget) break;
     kept.push(turn);

@@ -48,8 +48,6 @@ export interface MessageRepository {
   page(orgId: string, sessionId: string, page: { limit: number; order: 'asc' | 'desc'; after?: string }): Promise<Page<MessageItem>>;
   /** The session's newest message. */
   last(orgId: string, sessionId: string): Promise<MessageItem | undefined>;
-  /** The session's oldest answer still waiting (PENDING or PROCESSING), looking only after `afterId`. */
-  oldestWaitingAnswer(orgId: string, sessionId: string, afterId: string | undefined): Promise<MessageItem | undefined>;
   /**
    * The session's finished turns before the item `beforeId` (a message or a task), newest first,
    * read page by page until `enough` says the turns read so far suffice.
@@ -169,31 +167,6 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
         }),
       );
       return Items?.[0] as MessageItem | undefined;
-    },
-
-    async oldestWaitingAnswer(orgId, sessionId, afterId) {
-      let startKey: Record<string, unknown> | undefined = afterId ? keys.message(orgId, sessionId, afterId) : undefined;
-      do {
-        const page: QueryCommandOutput = await db.doc.send(
-          new QueryCommand({
-            TableName: db.table,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :msg)',
-            FilterExpression: '#role = :assistant AND #status IN (:pending, :processing)',
-            ExpressionAttributeNames: { '#role': 'role', '#status': 'status' },
-            ExpressionAttributeValues: {
-              ...partition(orgId, sessionId),
-              ':assistant': 'assistant',
-              ':pending': MESSAGE_LIFECYCLE.pending,
-              ':processing': MESSAGE_LIFECYCLE.processing,
-            },
-            ExclusiveStartKey: startKey,
-            ConsistentRead: true,
-          }),
-        );
-        if (page.Items?.length) return page.Items[0] as MessageItem;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-      return undefined;
     },
 
     async finishedTurnsBefore(orgId, sessionId, beforeId, enough) {

@@ -15,7 +15,8 @@ export type RateLimiter = (orgId: string, limit: number, nowMs?: number) => Prom
 /**
  * The per-organization limit of asks and tasks per minute.
  *
- * Counts live in 10-second buckets on one item per organization. A take reads the window, and adds
+ * Counts live in 10-second buckets on one item per organization. A take reads the window (or starts
+ * from the window as this process last wrote it: one write instead of a read and a write), and adds
  * one to the current bucket on condition that, at the moment of writing, every bucket it counted
  * still holds what it read, the current one has room, and no newer bucket was written (a take whose
  * clock is behind joins the newest bucket). So each accepted take saw exactly what the window held
@@ -28,7 +29,8 @@ export function orgRateLimiter(window: RateWindowRepository, what = 'asks and ta
   return async (orgId, limit, nowMs = Date.now()) => {
     const now = Math.floor(nowMs / 1000);
     for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
-      const seen = await window.read(orgId);
+      // The first try starts from the window as this process last wrote it (no read), if it did.
+      const seen = await window.read(orgId, { cached: attempt === 1 });
       const start = Math.max(now - (now % BUCKET_SECONDS), seen.latest ?? 0);
       const counted = Array.from({ length: PAST_BUCKETS }, (_, index) => start - (PAST_BUCKETS - index) * BUCKET_SECONDS);
       const past = counted.reduce((sum, bucket) => sum + (seen.counts.get(bucket) ?? 0), 0);

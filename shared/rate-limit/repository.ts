@@ -29,7 +29,11 @@ export interface RateWindow {
 
 /** The rate window's data access; the rule is in ./org-rate-limit.ts. */
 export interface RateWindowRepository {
-  read(orgId: string): Promise<RateWindow>;
+  /**
+   * The window as stored; with `cached`, as this process last wrote it, if it did (no read): a take
+   * checks every bucket it counted when it writes, so a window that changed since only costs a retry.
+   */
+  read(orgId: string, options?: { cached?: boolean }): Promise<RateWindow>;
   /**
    * Adds one to bucket `start` if, at the moment of writing, the window is still as `seen` was in
    * every bucket of `counted` and `start` holds fewer than `room`, and no newer bucket was written.
@@ -40,11 +44,18 @@ export interface RateWindowRepository {
 
 const attribute = (start: number) => `b${start}`;
 
+/** The windows this process wrote last, per table, window and org (a warm Lambda's next take starts from it). */
+const lastWritten = new Map<string, RateWindow>();
+const LAST_WRITTEN_MAX = 1000;
+
 /** The rate window `window` of each organization on the single table. */
 export function dynamoRateWindowRepository(db: Db, window: RateWindowName = 'WINDOW'): RateWindowRepository {
   const key = (orgId: string) => ({ pk: keys.rateCounter(orgId), sk: window });
+  const cacheKey = (orgId: string) => `${db.table}|${window}|${orgId}`;
   return {
-    async read(orgId) {
+    async read(orgId, options = {}) {
+      const cached = options.cached ? lastWritten.get(cacheKey(orgId)) : undefined;
+      if (cached) return { latest: cached.latest, counts: new Map(cached.counts) };
       const Item = (await db.doc.send(new GetCommand({ TableName: db.table, Key: key(orgId), ConsistentRead: true }))).Item as RateWindowItem | undefined;
       const counts = new Map<number, number>();
       for (const [name, value] of Object.entries(Item ?? {})) if (/^b\d+$/.test(name)) counts.set(Number(name.slice(1)), Number(value));
@@ -79,8 +90,14 @@ export function dynamoRateWindowRepository(db: Db, window: RateWindowName = 'WIN
             ExpressionAttributeValues: values,
           }),
         );
+        // What the window now holds, for this process's next take.
+        const counts = new Map([...seen.counts].filter(([bucket]) => bucket >= oldest));
+        counts.set(start, (counts.get(start) ?? 0) + 1);
+        if (lastWritten.size >= LAST_WRITTEN_MAX) lastWritten.delete(lastWritten.keys().next().value!);
+        lastWritten.set(cacheKey(orgId), { latest: start, counts });
         return true;
       } catch (error) {
+        lastWritten.delete(cacheKey(orgId));
         if (isConditionFailure(error)) return false;
         throw error;
       }

@@ -131,11 +131,6 @@ export class FakeMessages implements MessageRepository {
   async last(orgId: string, sessionId: string) {
     return this.of(orgId, sessionId).at(-1);
   }
-  async oldestWaitingAnswer(orgId: string, sessionId: string, afterId: string | undefined) {
-    return this.of(orgId, sessionId).find(
-      (item) => item.role === 'assistant' && !isFinished(item.status, MESSAGE_LIFECYCLE) && (!afterId || item.message_id > afterId),
-    );
-  }
   async finishedTurnsBefore(orgId: string, sessionId: string, beforeId: string) {
     return this.of(orgId, sessionId)
       .filter((item) => item.message_id < beforeId && item.status === MESSAGE_LIFECYCLE.done)

@@ -16,40 +16,45 @@ describe.each(BACKENDS)('progress on %s', (_name, start) => {
   it('commits parts in order and reads them back, from a given part on', async () => {
     const ref = newRef();
     const writer = liveWriter(db, ref, 'worker-1', 1);
-    expect(await writer.start()).toBe('started');
+    // Before its first write a try holds the item (nothing is written for an answer that comes in one piece).
+    expect(await writer.stillHeld()).toBe(true);
+    expect(await readProgress(db, ref)).toBeUndefined();
     for (const part of ['Hel', 'lo ', 'world']) expect(await writer.append(part)).toBe(true);
     expect(await readProgress(db, ref)).toEqual({ text: 'Hello world', seq: 3 });
     expect(await readProgress(db, ref, 2)).toEqual({ text: 'world', seq: 3 });
     expect(await writer.stillHeld()).toBe(true);
   });
 
-  it('lets a later try take over, and never lets an earlier try that starts late take the head back', async () => {
+  it('lets a later try take over, and never lets an earlier try that writes late take the head back', async () => {
     const ref = newRef();
     const second = liveWriter(db, ref, 'worker-2', 2);
-    expect(await second.start()).toBe('started');
     expect(await second.append('Second try')).toBe(true);
-    // The first try's worker stalled past its lease and only now starts: it must not stop the second.
+    // The first try's worker stalled past its lease and only now writes: it must not stop the second.
     const first = liveWriter(db, ref, 'worker-1', 1);
-    expect(await first.start()).toBe('superseded');
+    expect(await first.stillHeld()).toBe(false);
     expect(await first.append('First try')).toBe(false);
     expect(await second.append(', whole')).toBe(true);
     expect(await second.stillHeld()).toBe(true);
     expect((await readProgress(db, ref))?.text).toBe('Second try, whole');
     // A third try takes it over: the second's next write finds it lost.
     const third = liveWriter(db, ref, 'worker-3', 3);
-    expect(await third.start()).toBe('started');
+    expect(await third.stillHeld()).toBe(true);
+    expect(await third.append('Third')).toBe(true);
     expect(await second.append('!')).toBe(false);
     expect(await second.stillHeld()).toBe(false);
+    expect(await readProgress(db, ref)).toEqual({ text: 'Third', seq: 1 });
   });
 
   it('commits nothing after a cancel, and a try that starts after it learns of the cancel', async () => {
     const ref = newRef();
     const writer = liveWriter(db, ref, 'worker-1', 1);
-    expect(await writer.start()).toBe('started');
     expect(await writer.append('Before')).toBe(true);
     await markCancelled(db, ref, new Date().toISOString());
     expect(await writer.append(' after')).toBe(false);
     expect(await readProgress(db, ref)).toMatchObject({ text: 'Before', cancelledAt: expect.any(String) });
-    expect(await liveWriter(db, ref, 'worker-2', 2).start()).toBe('cancelled');
+    const later = liveWriter(db, ref, 'worker-2', 2);
+    expect(await later.stillHeld()).toBe(false);
+    expect(await later.append('After the cancel')).toBe(false);
+    expect((await readProgress(db, ref))?.text).toBe('Before');
   });
 });
