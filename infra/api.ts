@@ -68,19 +68,13 @@ export class ChatApi extends Construct {
       throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
+        // JSON, with the status a number (the 429 alarm's metric filter compares it as one).
         format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            stage: settings.stage,
-            routeKey: '$context.routeKey',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationLatencyMs: '$context.integrationLatency',
-            error: '$context.error.message',
-            integrationError: '$context.integrationErrorMessage',
+          `{"requestId":"$context.requestId","stage":${JSON.stringify(settings.stage)},"routeKey":"$context.routeKey",` +
+            `"status":$context.status,"latencyMs":"$context.responseLatency","integrationLatencyMs":"$context.integrationLatency",` +
+            `"error":$context.error.messageString,"integrationError":"$context.integrationErrorMessage",` +
             // Behind the front, the address CloudFront called from; the client's is in the WAF's logs.
-            ip: '$context.identity.sourceIp',
-          }),
+            `"ip":"$context.identity.sourceIp"}`,
         ),
       },
     });

@@ -49,6 +49,12 @@ export function buildApp(app: App, env: NodeJS.ProcessEnv = process.env): ChatSt
       'Neither CLERK_JWT_KEY nor clerkSecretName is set: this stage will refuse every request. Set one before deploying.',
     );
   }
+  if (settings.protect && !settings.apiDomainName) {
+    Annotations.of(stack).addWarningV2(
+      'ai-chat:origin-open',
+      'No apiDomainName: the HTTP API\u2019s execute-api endpoint stays reachable without the front\u2019s WAF and check (every route still verifies the Clerk token). Set apiDomainName and apiCertificateArn to turn it off.',
+    );
+  }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   acknowledgeNagFindings(stack, settings, edge);
   return stack;

@@ -35,7 +35,7 @@ export class ChatStack extends Stack {
     this.jobs = new Jobs(this, 'Jobs', { settings, table: this.table.table, environment });
     this.api = new ChatApi(this, 'Http', { settings, table: this.table.table, queues: this.jobs.queues, environment });
     const webAclArn = props.webAclArn ?? new FrontWebAcl(this, 'FrontWebAcl', { stage: settings.stage, requestsPerIp: settings.wafRequestsPerIp }).acl.attrArn;
-    this.front = new ChatFront(this, 'Front', { api: this.api.api, apiOrigin: this.api.originDomain, streams: this.api.streams, webAclArn });
+    this.front = new ChatFront(this, 'Front', { api: this.api.api, apiOrigin: this.api.originDomain, streams: this.api.streams, webAclArn, corsOrigins: settings.corsOrigins });
     this.alarms = new Alarms(this, 'Alarms', {
       stage: settings.stage,
       protect: settings.protect,

@@ -11,18 +11,27 @@
 //
 // Plain JavaScript of the CloudFront Functions runtime: no imports, one `handler`, small.
 var MAX_BODY_BYTES = 262144;
+// The stage's CORS origins, written in when the stack is synthesized (infra/front.ts), so that a
+// browser can read a refusal; the local gateway answers CORS itself.
+var CORS_ORIGINS = [];
 var BEARER = /^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 function refuse(event, statusCode, statusDescription, code, error) {
+  var headers = {
+    'content-type': { value: 'application/json; charset=utf-8' },
+    'cache-control': { value: 'no-store' },
+    // CloudFront's id of the request, to quote when asking about it.
+    'x-request-id': { value: event.context.requestId },
+  };
+  var origin = event.request.headers.origin ? event.request.headers.origin.value : '';
+  if (origin && CORS_ORIGINS.indexOf(origin) >= 0) {
+    headers['access-control-allow-origin'] = { value: origin };
+    headers.vary = { value: 'origin' };
+  }
   return {
     statusCode: statusCode,
     statusDescription: statusDescription,
-    headers: {
-      'content-type': { value: 'application/json; charset=utf-8' },
-      'cache-control': { value: 'no-store' },
-      // CloudFront's id of the request, to quote when asking about it.
-      'x-request-id': { value: event.context.requestId },
-    },
+    headers: headers,
     body: { encoding: 'text', data: JSON.stringify({ error: error, code: code }) },
   };
 }

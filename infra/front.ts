@@ -19,6 +19,7 @@ import {
 import { FunctionUrlOrigin, HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import type { FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { readFileSync } from 'node:fs';
 import { FRONT_CHECK_FILE } from '../shared/contract/project.js';
 import type { RouteDefinition } from '../shared/contract/routes.js';
 
@@ -29,7 +30,13 @@ export interface ChatFrontProps {
   streams: Array<{ route: RouteDefinition; url: FunctionUrl }>;
   /** The web ACL (CloudFront scope) that guards the front. */
   webAclArn: string;
+  /** The stage's CORS origins: the front's refusals carry CORS headers for them. */
+  corsOrigins: string[];
 }
+
+/** The front's check as deployed: infra/front-check.js with the stage's CORS origins written in. */
+export const frontCheckCode = (corsOrigins: string[]): string =>
+  readFileSync(FRONT_CHECK_FILE, 'utf8').replace('var CORS_ORIGINS = [];', `var CORS_ORIGINS = ${JSON.stringify(corsOrigins)};`);
 
 /** A route's path as a CloudFront path pattern: each `{parameter}` matches any one segment's text. */
 export const pathPattern = (path: string): string => path.replace(/\{\w+\}/g, '*');
@@ -48,7 +55,7 @@ export class ChatFront extends Construct {
   constructor(scope: Construct, id: string, props: ChatFrontProps) {
     super(scope, id);
     const check = new EdgeFunction(this, 'Check', {
-      code: FunctionCode.fromFile({ filePath: FRONT_CHECK_FILE }),
+      code: FunctionCode.fromInline(frontCheckCode(props.corsOrigins)),
       runtime: FunctionRuntime.JS_2_0,
       comment: 'ai-chat: refuses requests without a bearer token or with a body past the limit',
     });

@@ -33,8 +33,15 @@ export const StageSettingsSchema = z
     clerkAuthorizedParties: z.array(z.url({ error: 'each authorized party must be an origin such as https://app.example.com' })),
     /** `-c corsOrigins=` / CORS_ORIGINS: comma-separated browser origins allowed to call the API. */
     corsOrigins: z.array(z.union([z.literal('*'), z.url({ error: 'each CORS origin must be an origin such as https://app.example.com, or *' })])),
-    /** `-c systemPrompt=` / AI_SYSTEM_PROMPT */
-    systemPrompt: z.string().max(100_000).optional(),
+    /**
+     * `-c systemPrompt=` / AI_SYSTEM_PROMPT: built into the answering workers' bundles, handed to
+     * esbuild as one argument (Linux takes 128 KB an argument): 100,000 characters and 120,000 bytes as JSON at most.
+     */
+    systemPrompt: z
+      .string()
+      .max(100_000)
+      .refine((prompt) => Buffer.byteLength(JSON.stringify(prompt)) <= 120_000, { error: 'systemPrompt must be at most 120,000 bytes as JSON (UTF-8)' })
+      .optional(),
     /** `-c rateLimitPerMinute=` / ORG_RATE_LIMIT_PER_MINUTE */
     rateLimitPerMinute: z.coerce.number().int().min(1).max(1_000_000),
     /** `-c readRateLimitPerMinute=` / ORG_READ_RATE_LIMIT_PER_MINUTE: list reads per organization per minute. */
@@ -49,6 +56,10 @@ export const StageSettingsSchema = z
     apiRateLimit: z.coerce.number().int().min(1),
     /** `-c apiBurstLimit=` / API_BURST_LIMIT */
     apiBurstLimit: z.coerce.number().int().min(1),
+    /** `-c workerMaxConcurrency=` / WORKER_MAX_CONCURRENCY: batches each answering worker runs at once (each answers up to 10 jobs side by side). */
+    workerMaxConcurrency: z.coerce.number().int().min(2).max(1000),
+    /** `-c orgMaxInFlight=` / ORG_MAX_IN_FLIGHT: answers of one organization generated at once, across all workers (0: no cap). */
+    orgMaxInFlight: z.coerce.number().int().min(0).max(10_000),
     /** `-c jobRouteRateLimit=` / JOB_ROUTE_RATE_LIMIT: requests per second of each of the ask and ctx routes (burst twice that). */
     jobRouteRateLimit: z.coerce.number().int().min(1),
     /** `-c wafRequestsPerIp=` / WAF_REQUESTS_PER_IP: requests one IP address may send in 5 minutes before the WAF blocks it. */
@@ -119,6 +130,8 @@ export function stageSettings(context: (key: string) => unknown, env: NodeJS.Pro
     apiRateLimit: pick('apiRateLimit', 'API_RATE_LIMIT') ?? (protectedStage ? 200 : 20),
     apiBurstLimit: pick('apiBurstLimit', 'API_BURST_LIMIT') ?? (protectedStage ? 400 : 40),
     jobRouteRateLimit: pick('jobRouteRateLimit', 'JOB_ROUTE_RATE_LIMIT') ?? (protectedStage ? 50 : 5),
+    workerMaxConcurrency: pick('workerMaxConcurrency', 'WORKER_MAX_CONCURRENCY') ?? (protectedStage ? 50 : 10),
+    orgMaxInFlight: pick('orgMaxInFlight', VARIABLES.orgMaxInFlight) ?? 10,
     wafRequestsPerIp: pick('wafRequestsPerIp', 'WAF_REQUESTS_PER_IP') ?? 2000,
     protect,
     account: pick('account', 'AI_CHAT_ACCOUNT') || undefined,

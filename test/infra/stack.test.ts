@@ -157,6 +157,10 @@ describe('the stack', () => {
     const [check] = Object.entries(dev.findResources('AWS::CloudFront::Function'));
     expect(check![1].Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
     expect(check![1].Properties.FunctionCode).toBe(readFileSync(join(PROJECT_ROOT, 'infra', 'front-check.js'), 'utf8'));
+    // A stage's CORS origins are written in, so that a browser can read the front's refusals.
+    const withCors = synth({ stage: 'qa', protect: 'false', corsOrigins: 'https://app.example.com' }).template;
+    const [, corsCheck] = Object.entries(withCors.findResources('AWS::CloudFront::Function'))[0]!;
+    expect(corsCheck.Properties.FunctionCode).toContain('var CORS_ORIGINS = ["https://app.example.com"];');
     for (const behavior of [config.DefaultCacheBehavior, ...config.CacheBehaviors]) {
       expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [check![0], 'FunctionARN'] } }]);
     }
@@ -206,10 +210,14 @@ describe('the stack', () => {
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
     const [stage] = Object.values(dev.findResources('AWS::ApiGatewayV2::Stage'));
-    expect(JSON.parse(stage!.Properties.AccessLogSettings.Format)).toMatchObject({
+    // As API Gateway writes a line: the status a number (the 429 metric filter compares it as one).
+    const line = String(stage!.Properties.AccessLogSettings.Format)
+      .replace('$context.status', '429')
+      .replace('$context.error.messageString', JSON.stringify('Too Many Requests'));
+    expect(JSON.parse(line)).toMatchObject({
       stage: 'dev',
-      status: '$context.status',
-      error: '$context.error.message',
+      status: 429,
+      error: 'Too Many Requests',
       integrationLatencyMs: '$context.integrationLatency',
       latencyMs: '$context.responseLatency',
     });
@@ -452,6 +460,8 @@ describe('stage settings', () => {
     ['a protected stage with only its account', { stage: 'prod', account: '123456789012' }, {}, /A protected stage deploys to one account and region only/],
     ['CORS origin * on a protected stage', { stage: 'prod', ...PINNED, corsOrigins: '*' }, {}, /does not accept CORS origin \*/],
     ['a domain without its certificate', { stage: 'dev', apiDomainName: 'api.example.com' }, {}, /together/],
+    // 50,000 CJK characters are 150,000 bytes: too long for one esbuild argument (Linux takes 128 KB).
+    ['a system prompt past 120,000 bytes', { stage: 'dev', systemPrompt: '字'.repeat(50_000) }, {}, /at most 120,000 bytes/],
   ])('refuses %s', (_name, context, env, message) => {
     expect(() => stageSettings((key) => (context as Record<string, unknown>)[key], env)).toThrow(message);
   });

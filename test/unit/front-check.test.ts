@@ -35,6 +35,16 @@ it('lets a bearer token through, copied to x-clerk-authorization, and CORS prefl
   expect(frontCheck(request('OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'POST' }))).toBeUndefined();
 });
 
+it('answers a refusal with CORS headers for the stage’s origins, as the stack writes them in', async () => {
+  const { frontCheckCode } = await import('../../infra/front.js');
+  const { runInNewContext } = await import('node:vm');
+  const handler = runInNewContext(`${frontCheckCode(['https://app.example.com'])}\n;handler`, {});
+  const refused = handler({ context: { requestId: 'r1' }, request: { method: 'GET', uri: '/openai/sessions', headers: { origin: { value: 'https://app.example.com' } } } });
+  expect(refused).toMatchObject({ statusCode: 401, headers: { 'access-control-allow-origin': { value: 'https://app.example.com' }, vary: { value: 'origin' } } });
+  const foreign = handler({ context: { requestId: 'r2' }, request: { method: 'GET', uri: '/openai/sessions', headers: { origin: { value: 'https://evil.example' } } } });
+  expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+});
+
 it('is a CloudFront Function: one handler, no imports, under CloudFront’s 10 KB', () => {
   const source = readFileSync(FRONT_CHECK_FILE, 'utf8');
   expect(Buffer.byteLength(source)).toBeLessThan(10 * 1024);
