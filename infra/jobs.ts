@@ -83,6 +83,7 @@ export class Jobs extends Construct {
             : {
                 [VARIABLES[QUEUES[worker.queue].urlVariable]]: queue.queueUrl,
                 [VARIABLES.orgSecretPrefix]: settings.orgSecretPrefix,
+                [VARIABLES.orgMaxInFlight]: String(settings.orgMaxInFlight),
               }),
         },
       });
@@ -93,7 +94,7 @@ export class Jobs extends Construct {
         new SqsEventSource(queue, {
           batchSize: QUEUE_SETTINGS.batchSize,
           reportBatchItemFailures: true,
-          maxConcurrency: worker.maxConcurrency,
+          maxConcurrency: worker.deadLetter ? worker.maxConcurrency : settings.workerMaxConcurrency,
         }),
       );
       this.workers.push(fn);

@@ -8,6 +8,11 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { invokeInOwnScope, lambdaContext } from './lambda-context.js';
 
+const sequenceOf = (message: Message): bigint => BigInt(message.Attributes?.SequenceNumber ?? 0);
+
+/** The longest a FIFO group waits here for its failed messages to come back before its later ones go on. */
+const HOLD_MAX_MS = 60_000;
+
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface PollerOptions {
@@ -46,6 +51,11 @@ export class SqsPoller {
   private readonly busyGroups = new Set<string>();
   /** FIFO: groups with pending messages and no batch in flight, in arrival order. */
   private readonly readyGroups: string[] = [];
+  /**
+   * FIFO: groups held back behind messages that failed, until those come back (after the delay the
+   * worker set on them) or, if they never do (gone to the dead-letter queue), until `until`.
+   */
+  private readonly heldGroups = new Map<string, { failed: Set<string>; until: number }>();
   private handler: Promise<SqsHandler> | undefined;
   private abort = new AbortController();
 
@@ -82,6 +92,7 @@ export class SqsPoller {
           continue;
         }
         const Messages = await this.receive();
+        if (this.options.fifo) this.startReadyGroups();
         if (!Messages?.length) continue;
         if (this.options.fifo) this.queueFifo(Messages);
         else this.track(this.handle(Messages).then(() => undefined));
@@ -126,12 +137,34 @@ export class SqsPoller {
   private queueFifo(messages: Message[]): void {
     for (const message of messages) {
       const group = message.Attributes?.MessageGroupId ?? '';
-      const queued = this.pending.get(group);
-      if (queued) queued.push(message);
-      else this.pending.set(group, [message]);
-      if (!this.busyGroups.has(group) && !this.readyGroups.includes(group)) this.readyGroups.push(group);
+      const queued = this.pending.get(group) ?? [];
+      const held = this.heldGroups.get(group);
+      queued.push(message);
+      if (held?.failed.delete(message.MessageId!)) {
+        // A message that failed is back: the group's messages go in their order again (by sequence
+        // number, as SQS keeps them; local-aws-sqs hands returning ones back in any order).
+        queued.sort((a, b) => (sequenceOf(a) < sequenceOf(b) ? -1 : sequenceOf(a) > sequenceOf(b) ? 1 : 0));
+        if (!held.failed.size) this.heldGroups.delete(group);
+      }
+      this.pending.set(group, queued);
+      this.markReady(group);
     }
     this.startReadyGroups();
+  }
+
+  private markReady(group: string): void {
+    if (this.pending.has(group) && !this.busyGroups.has(group) && !this.heldGroups.has(group) && !this.readyGroups.includes(group)) {
+      this.readyGroups.push(group);
+    }
+  }
+
+  /** Lets go of held groups whose failed messages never came back (they reached the dead-letter queue). */
+  private releaseStaleHolds(): void {
+    for (const [group, held] of this.heldGroups) {
+      if (held.until > Date.now()) continue;
+      this.heldGroups.delete(group);
+      this.markReady(group);
+    }
   }
 
   /**
@@ -141,6 +174,7 @@ export class SqsPoller {
    * back while its messages are in flight.
    */
   private startReadyGroups(): void {
+    this.releaseStaleHolds();
     while (this.running && this.inFlight.size < this.options.maxConcurrency && this.readyGroups.length) {
       const batch: Message[] = [];
       const groups: string[] = [];
@@ -159,11 +193,11 @@ export class SqsPoller {
         this.handle(batch).then((failed) => {
           for (const group of groups) {
             this.busyGroups.delete(group);
-            const groupFailed = batch.some((message) => failed.has(message.MessageId!) && (message.Attributes?.MessageGroupId ?? '') === group);
-            // A failed group's rest is left alone: it comes back after its visibility timeout,
-            // behind the failed message, as SQS keeps a group's order.
-            if (groupFailed) this.pending.delete(group);
-            else if (this.pending.has(group) && !this.readyGroups.includes(group)) this.readyGroups.push(group);
+            const groupFailed = batch.filter((message) => failed.has(message.MessageId!) && (message.Attributes?.MessageGroupId ?? '') === group);
+            // A failed group's later messages wait behind its failed ones, as SQS keeps a group's
+            // order: held here until those come back.
+            if (groupFailed.length) this.heldGroups.set(group, { failed: new Set(groupFailed.map((message) => message.MessageId!)), until: Date.now() + HOLD_MAX_MS });
+            else this.markReady(group);
           }
           this.startReadyGroups();
         }),

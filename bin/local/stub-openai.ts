@@ -20,6 +20,8 @@ export interface RecordedRequest {
   receivedAt: number;
   /** `Date.now()` when the client closed the connection before a streamed answer had ended. */
   hungUpAt?: number;
+  /** `Date.now()` when the answer (or the error) was sent in full, or the client hung up. */
+  endedAt?: number;
 }
 
 /** A failure to inject into a chat completion request. */
@@ -261,6 +263,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     const path = new URL(req.url ?? '/', 'http://stub').pathname;
     const apiKey = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     const recorded: RecordedRequest = { body, apiKey, path, receivedAt: Date.now() };
+    res.on('close', () => (recorded.endedAt ??= Date.now()));
     requests.push(recorded);
 
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {

@@ -28,8 +28,8 @@ export const QUEUE_SETTINGS = {
   visibilityTimeoutSeconds: 6 * WORKER_TIMEOUT_SECONDS,
   /** Receives before a job is moved to its dead-letter queue. */
   maxReceiveCount: 5,
-  /** Records per worker invocation. */
-  batchSize: 5,
+  /** Records per worker invocation (FIFO's most): answered side by side, so a fuller batch costs no more Lambda time. */
+  batchSize: 10,
   /** Dead letters are kept for the 14 days SQS allows. */
   deadLetterRetentionSeconds: 14 * 24 * 3600,
 } as const;

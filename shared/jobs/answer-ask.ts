@@ -4,7 +4,8 @@ import { defaultSystemPrompt } from '../platform/system-prompt.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
-import { answerClaimed, FINISHED, hasTimeToAnswer, LEASE_MS, NOT_ENOUGH_TIME, settleFailed, type Attempt, type Outcome } from './answering.js';
+import { answerClaimed, FINISHED, hasTimeToAnswer, LEASE_MS, NOT_ENOUGH_TIME, orgAtCapacity, settleFailed, type Attempt, type Outcome } from './answering.js';
+import { orgPlaces } from './in-flight.js';
 import { claim } from './claims.js';
 import type { AskJob } from './job-schema.js';
 import { sessionTail, type SessionTail } from './session-tail.js';
@@ -25,6 +26,7 @@ const ADVANCE_AFTER_MESSAGES = 16;
  */
 export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<Outcome> {
   const sessions = dynamoSessionRepository(db);
+  const places = orgPlaces(db);
   for (;;) {
     const tail = sessionTail(db, job.org_id, job.session_id);
     const session = await tail.session();
@@ -45,36 +47,54 @@ export async function answerAsk(db: Db, job: AskJob, attempt: Attempt): Promise<
     }
     // A turn is claimed only with time to answer it (a claim counts a try): else come back.
     if (!hasTimeToAnswer(attempt)) return NOT_ENOUGH_TIME;
-    const key = keys.message(job.org_id, job.session_id, next.message_id);
-    const claimed = await claim<MessageItem>(db, key, ANSWER.lifecycle, attempt.claimer, LEASE_MS);
-    if (!claimed) return { finished: false, retryAfterSeconds: 1, reason: 'the turn was claimed by another worker' };
-
-    const question = claimed.reply_to ? await find(tail, claimed.reply_to) : undefined;
-    const outcome = question
-      ? await answerClaimed(
-          db,
-          {
-            kind: ANSWER,
-            key,
-            claimed,
-            orgId: job.org_id,
-            sessionId: job.session_id,
-            itemId: claimed.message_id,
-            systemPrompt: session.system_prompt ?? defaultSystemPrompt(),
-            message: question.content,
-            history: claimed.request_history ?? ((enough) => finishedBefore(tail, question.message_id, enough)),
-            historyBefore: question.message_id,
-            doneFields: (result) => ({ content: result.content }),
-          },
-          attempt,
-        )
-      : await settleFailed(db, { kind: ANSWER, key, claimed }, attempt, ANSWER.failedFields(QUESTION_DELETED));
+    // One of the organization's places in flight, held until the turn is settled.
+    if (!(await places.acquire(job.org_id, attempt.claimer))) return orgAtCapacity();
+    let outcome: Outcome;
+    let claimed: MessageItem | undefined;
+    try {
+      const key = keys.message(job.org_id, job.session_id, next.message_id);
+      claimed = await claim<MessageItem>(db, key, ANSWER.lifecycle, attempt.claimer, LEASE_MS);
+      if (!claimed) return { finished: false, retryAfterSeconds: 1, reason: 'the turn was claimed by another worker' };
+      outcome = await answerTurn(db, job, attempt, { key, claimed, tail, systemPrompt: session.system_prompt });
+    } finally {
+      await places.release(job.org_id, attempt.claimer);
+    }
     if (!outcome.finished) return outcome;
     // The next job finds its turn by walking back to `answered_through`: moved forward now and then
     // (not after every turn), so that the walk stays short and most turns cost no write for it.
     if (walked > ADVANCE_AFTER_MESSAGES) await sessions.advanceAnsweredThrough(job.org_id, job.session_id, claimed.message_id);
     if (claimed.message_id === job.message_id) return FINISHED;
   }
+}
+
+/** Answers one claimed turn: its question from the tail, the history too unless the ask gave its own. */
+async function answerTurn(
+  db: Db,
+  job: AskJob,
+  attempt: Attempt,
+  turn: { key: { pk: string; sk: string }; claimed: MessageItem; tail: SessionTail; systemPrompt: string | null | undefined },
+): Promise<Outcome> {
+  const { key, claimed, tail } = turn;
+  const question = claimed.reply_to ? await find(tail, claimed.reply_to) : undefined;
+  return question
+    ? answerClaimed(
+        db,
+        {
+          kind: ANSWER,
+          key,
+          claimed,
+          orgId: job.org_id,
+          sessionId: job.session_id,
+          itemId: claimed.message_id,
+          systemPrompt: turn.systemPrompt ?? defaultSystemPrompt(),
+          message: question.content,
+          history: claimed.request_history ?? ((enough) => finishedBefore(tail, question.message_id, enough)),
+          historyBefore: question.message_id,
+          doneFields: (result) => ({ content: result.content }),
+        },
+        attempt,
+      )
+    : settleFailed(db, { kind: ANSWER, key, claimed }, attempt, ANSWER.failedFields(QUESTION_DELETED));
 }
 
 /** A message of the tail by id (ids descend as the tail goes), or undefined once past it. */

@@ -24,6 +24,14 @@ export type Outcome =
       untried?: true;
     };
 
+/** A job that waits for one of its organization's places in flight (no try was counted). */
+export const orgAtCapacity = (): Outcome => ({
+  finished: false,
+  retryAfterSeconds: 2 + Math.round(Math.random() * 2),
+  reason: 'the organization has as many answers in flight as it may',
+  untried: true,
+});
+
 /** A job left for another invocation because this one has no time left to answer it (no try was counted). */
 export const NOT_ENOUGH_TIME: Outcome = { finished: false, retryAfterSeconds: 0, reason: 'not enough time left in this invocation', untried: true };
 

@@ -28,14 +28,18 @@ export const sqsJobQueue: JobQueue = {
 };
 
 /**
- * Puts a received job back on its queue as a new message, for a job this invocation had no time to
- * try: unlike a release, it uses up none of the job's receives, so a job behind long answers never
- * reaches the dead-letter queue untried. (On the FIFO queue it goes behind its session's later
+ * Puts a received job back on its queue as a new message, for a job that was not tried (no time
+ * left, or its organization at its cap in flight): unlike a release, it uses up none of the job's
+ * receives, so a job that waits never reaches the dead-letter queue untried. (On the FIFO queue it goes behind its session's later
  * jobs; each job answers its session's waiting turns in order, so the order holds.)
  */
-export async function requeueJob(job: Job, previousMessageId: string): Promise<void> {
-  const fifo = job.kind === 'ask' ? { MessageGroupId: job.session_id, MessageDeduplicationId: `${job.message_id}:${previousMessageId}`.slice(0, 128) } : {};
-  await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...fifo }));
+export async function requeueJob(job: Job, previousMessageId: string, delaySeconds = 0): Promise<void> {
+  // A FIFO queue takes no delay per message: the ask comes back at once.
+  const placement =
+    job.kind === 'ask'
+      ? { MessageGroupId: job.session_id, MessageDeduplicationId: `${job.message_id}:${previousMessageId}`.slice(0, 128) }
+      : { DelaySeconds: Math.min(900, Math.max(0, Math.round(delaySeconds))) };
+  await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...placement }));
 }
 
 /** Makes a received job come back after `seconds` (SQS's own backoff for a retry). */

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { QUEUES, type QueueId } from '../contract/queues.js';
+import { QUEUE_SETTINGS, QUEUES, type QueueId } from '../contract/queues.js';
 import { logger, publishMetrics, tracer } from '../platform/observability.js';
 import { defaultDb } from '../store/client.js';
 import { answerAsk } from './answer-ask.js';
@@ -90,13 +90,16 @@ export function jobWorker(queue: QueueId) {
         outcome = { finished: false, retryAfterSeconds: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount)), reason: (error as Error).name };
       }
       if (outcome.finished) return;
-      if (outcome.untried) {
-        // Not tried for lack of time: a new message of it, with its receives untouched, and this one done.
+      // Not tried (no time left here, or its organization has all its places in flight): waiting
+      // uses up a receive, so a job that would run out of them (or has no time to wait) goes back
+      // as a new message instead, its receives untouched, and this one is done.
+      const receives = Number(record.attributes.ApproximateReceiveCount ?? 1);
+      if (outcome.untried && (outcome.retryAfterSeconds === 0 || receives >= QUEUE_SETTINGS.maxReceiveCount - 1)) {
         try {
-          await requeueJob(job, record.messageId);
+          await requeueJob(job, record.messageId, outcome.retryAfterSeconds);
           return;
         } catch (error) {
-          logger.warn('could not requeue a job left for lack of time', { message_id: record.messageId, error: (error as Error).name });
+          logger.warn('could not requeue a job that was not tried', { message_id: record.messageId, error: (error as Error).name });
         }
       }
       await comeBack(record, outcome.retryAfterSeconds);

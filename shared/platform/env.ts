@@ -12,6 +12,7 @@ export const VARIABLES = {
   taskQueueUrl: 'CTX_QUEUE_URL',
   orgRateLimitPerMinute: 'ORG_RATE_LIMIT_PER_MINUTE',
   orgReadRateLimitPerMinute: 'ORG_READ_RATE_LIMIT_PER_MINUTE',
+  orgMaxInFlight: 'ORG_MAX_IN_FLIGHT',
   systemPrompt: 'AI_SYSTEM_PROMPT',
   jobMaxAttempts: 'JOB_MAX_ATTEMPTS',
   jobRetryBaseSeconds: 'JOB_RETRY_BASE_SECONDS',
@@ -61,6 +62,11 @@ export const env = {
   taskQueueUrl: () => required('taskQueueUrl'),
   /** Asks and tasks an organization may start in any minute. */
   orgRateLimitPerMinute: () => numberOf('orgRateLimitPerMinute', 120, 1),
+  /**
+   * Answers (asks and tasks) of one organization being generated at once, across all workers; 0
+   * for no cap. The rest wait their turn, so that other organizations' asks start at once.
+   */
+  orgMaxInFlight: () => numberOf('orgMaxInFlight', 10, 0),
   /** List reads (sessions, messages) an organization may make in any minute: they fan out, single reads do not. */
   orgReadRateLimitPerMinute: () => numberOf('orgReadRateLimitPerMinute', 1200, 1),
   /** The system prompt when neither the task nor the session has one. */

@@ -35,6 +35,8 @@ export const keys = {
     pk: sessionPk(orgId, sessionId),
     sk: `${LIVE_SK_PREFIX}${itemId}#${String(generation).padStart(3, '0')}#${String(seq).padStart(6, '0')}`,
   }),
+  /** An organization's answers in flight (jobs/in-flight.ts). */
+  inFlight: (orgId: string) => ({ pk: `ORG#${orgId}#INFLIGHT`, sk: 'INFLIGHT' }),
   /** One partition per org for its rate counters; one item per 10-second bucket. */
   rateCounter: (orgId: string) => `ORG#${orgId}#RATE`,
   /** An idempotency record: scoped to the org and the user; `digest` hides the client's key. */
