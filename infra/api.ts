@@ -5,7 +5,7 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { FunctionUrlAuthType, HttpMethod as UrlMethod, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { FunctionUrlAuthType, HttpMethod as UrlMethod, InvokeMode, ParamsAndSecretsLayerVersion, ParamsAndSecretsVersions, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Fn } from 'aws-cdk-lib';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -85,9 +85,12 @@ export class ChatApi extends Construct {
       ...(settings.clerkAuthorizedParties.length ? { [VARIABLES.clerkAuthorizedParties]: settings.clerkAuthorizedParties.join(',') } : {}),
     };
     for (const route of ROUTES) {
+      const readsClerkSecret = Boolean(settings.clerkSecretName) && route.table !== 'none';
       const fn = new AppFunction(this, route.name, {
         entry: route.entry,
         serviceName: 'ai-chat-api',
+        // The Clerk secret key is read through the Parameters and Secrets extension (shared/auth/clerk.ts).
+        ...(readsClerkSecret ? { paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103, { cacheSize: 10 }) } : {}),
         ...(route.timeoutSeconds ? { timeout: Duration.seconds(route.timeoutSeconds) } : {}),
         logRetention: settings.logRetentionDays,
         logRemovalPolicy: removal,
@@ -99,7 +102,7 @@ export class ChatApi extends Construct {
       });
       fn.grantTable(props.table, route.table);
       if (route.enqueues) props.queues[route.enqueues].grantSendMessages(fn);
-      if (settings.clerkSecretName && route.table !== 'none') {
+      if (readsClerkSecret) {
         fn.addToRolePolicy(
           new PolicyStatement({
             actions: ['secretsmanager:GetSecretValue'],

@@ -8,7 +8,7 @@ import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueId
 import { WORKERS } from '../shared/contract/workers.js';
 import { VARIABLES } from '../shared/platform/env.js';
 import { SYSTEM_PROMPT_DEFINE } from '../shared/platform/system-prompt.js';
-import { AppFunction } from './api-function.js';
+import { AppFunction, BUNDLING } from './api-function.js';
 import type { StageSettings } from './stage.js';
 
 export interface JobsProps {
@@ -71,7 +71,9 @@ export class Jobs extends Construct {
         memorySize: worker.memoryMb,
         // The stage's system prompt is built into the answering workers' bundles, not put in an
         // environment variable (4 KB per function at most) of every function.
-        ...(settings.systemPrompt && !worker.deadLetter ? { bundling: { define: { [SYSTEM_PROMPT_DEFINE]: JSON.stringify(settings.systemPrompt) } } } : {}),
+        ...(settings.systemPrompt && !worker.deadLetter
+          ? { bundling: { define: { ...BUNDLING.define, [SYSTEM_PROMPT_DEFINE]: JSON.stringify(settings.systemPrompt) } } }
+          : {}),
         logRetention: settings.logRetentionDays,
         logRemovalPolicy: removal,
         environment: {

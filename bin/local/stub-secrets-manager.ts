@@ -11,6 +11,9 @@
  * - DeleteSecret with `ForceDeleteWithoutRecovery` (or a scheduled deletion that has come due)
  *   removes it: every operation on the name then answers ResourceNotFoundException.
  *
+ * It also answers as the AWS Parameters and Secrets Lambda extension does (`GET
+ * /secretsmanager/get?secretId=`): point `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` at its port.
+ *
  * Point the SDK at it with `AWS_ENDPOINT_URL_SECRETS_MANAGER=<url>` (or the client's `endpoint`)
  * and any credentials: signatures are not checked. With `abac`, GetSecretValue is allowed as the
  * stage's tenant role allows it: only to credentials whose session tag `org` (from the stub STS)
@@ -252,6 +255,19 @@ export async function startStubSecretsManager(options: StubSecretsManagerOptions
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    // The AWS Parameters and Secrets Lambda extension's interface, which the API functions read the
+    // Clerk secret key through: GET /secretsmanager/get?secretId=..., answered as GetSecretValue.
+    if (req.method === 'GET' && req.url?.startsWith('/secretsmanager/get?')) {
+      const secretId = new URL(req.url, 'http://localhost').searchParams.get('secretId') ?? '';
+      requests.push({ target: 'extension.get', secretId, accessKeyId: undefined, receivedAt: Date.now() });
+      if (!req.headers['x-aws-parameters-secrets-token']) return send(res, 401, { message: 'no X-Aws-Parameters-Secrets-Token' });
+      try {
+        return send(res, 200, operations.GetSecretValue!({}, secretId));
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        return send(res, error.type === 'ResourceNotFoundException' ? 404 : error.status, { __type: error.type, message: error.message });
+      }
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const target = req.headers['x-amz-target'] as string | undefined;

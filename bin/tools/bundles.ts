@@ -42,7 +42,8 @@ export async function buildBundles(outDir: string, entries: readonly string[], o
     external: [...BUNDLING.externalModules],
     banner: { js: BUNDLING.banner },
     mainFields: [...BUNDLING.mainFields],
-    define: options.define,
+    alias: { ...BUNDLING.alias },
+    define: { ...BUNDLING.define, ...options.define },
     metafile: true,
     logLevel: 'silent',
   });

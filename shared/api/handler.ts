@@ -1,11 +1,10 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import type { RouteDefinition } from '../contract/routes.js';
 import { dynamoIdempotencyRecords, type IdempotencyRecords } from '../idempotency/records.js';
 import { LIMITS } from '../platform/limits.js';
-import { logger, publishMetrics, tracer } from '../platform/observability.js';
+import { injectLambdaContext } from '../platform/logger.js';
+import { logger, publishMetrics } from '../platform/observability.js';
 import { defaultDb } from '../store/client.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { clerkAuth } from './middleware/clerk-auth.js';
@@ -18,7 +17,7 @@ import { apiRequestOf, type ApiEvent, type ApiRequest, type ApiResponse } from '
 
 /**
  * Builds the Lambda handler of one route from its definition (shared/contract/routes.ts): the
- * Powertools logger, tracer and metrics, the contract's error answers, the body limit, Clerk
+ * Powertools logger and metrics (tracing is Lambda's own, see platform/tracing.ts), the contract's error answers, the body limit, Clerk
  * authentication, JSON parsing, validation against the route's schemas and, for idempotent
  * routes, the `Idempotency-Key`; around a function that holds only the route's own logic and
  * returns the body of the route's success status.
@@ -28,8 +27,7 @@ import { apiRequestOf, type ApiEvent, type ApiRequest, type ApiResponse } from '
  */
 export function apiHandler<Route extends RouteDefinition>(route: Route, run: (request: ApiRequest<Route>) => Promise<ApiResponse<Route>>) {
   const handler = middy<ApiEvent, APIGatewayProxyResultV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext())
     .use(publishMetrics())
     .use(errorAnswer())
     .use(jsonAnswer({ status: route.status }))

@@ -1,9 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import { Readable } from 'node:stream';
 import type { RouteDefinition } from '../contract/routes.js';
 import type { FollowEvent } from '../jobs/following.js';
+import { injectLambdaContext } from '../platform/logger.js';
 import { logger, publishMetrics } from '../platform/observability.js';
 import { clerkAuth } from './middleware/clerk-auth.js';
 import { errorAnswer } from './middleware/error-answer.js';
@@ -23,7 +23,7 @@ import { apiRequestOf, type ApiEvent, type ApiRequest } from './types.js';
  */
 export function streamHandler<Route extends RouteDefinition>(route: Route, run: (request: ApiRequest<Route>) => Promise<AsyncIterable<FollowEvent>>) {
   return middy<ApiEvent, unknown>({ executionMode: executionModeStreamifyResponse })
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext())
     .use(publishMetrics())
     .use(errorAnswer())
     .use(clerkAuth())

@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUES, type QueueId } from '../contract/queues.js';
 import { env } from '../platform/env.js';
-import { tracer } from '../platform/observability.js';
+import { traced } from '../platform/tracing.js';
 import type { Job } from './job-schema.js';
 
 /** Where the services put jobs. */
@@ -11,7 +11,7 @@ export interface JobQueue {
 }
 
 let client: SQSClient | undefined;
-const sqs = (): SQSClient => (client ??= tracer.captureAWSv3Client(new SQSClient({})));
+const sqs = (): SQSClient => (client ??= traced(new SQSClient({})));
 
 /** The URL of a job queue, from the variable its definition names. */
 const queueUrlOf = (queue: QueueId): string => env[QUEUES[queue].urlVariable]();

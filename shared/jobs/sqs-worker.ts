@@ -1,10 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUE_SETTINGS, QUEUES, type QueueId } from '../contract/queues.js';
-import { logger, publishMetrics, tracer } from '../platform/observability.js';
+import { injectLambdaContext } from '../platform/logger.js';
+import { logger, publishMetrics } from '../platform/observability.js';
+import { tracing } from '../platform/tracing.js';
 import { defaultDb } from '../store/client.js';
 import { answerAsk } from './answer-ask.js';
 import { answerTask } from './answer-task.js';
@@ -154,8 +154,8 @@ function deadLetterQueueOf(record: SQSRecord): QueueId | undefined {
 /** A worker with the Powertools logger context, tracer and metrics. */
 function observed(handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
   return middy(handler)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext())
+    .use(tracing())
     .use(publishMetrics());
 }
 

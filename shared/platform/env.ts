@@ -25,6 +25,8 @@ export const VARIABLES = {
   clerkSecretKey: 'CLERK_SECRET_KEY',
   clerkSecretName: 'CLERK_SECRET_NAME',
   clerkAuthorizedParties: 'CLERK_AUTHORIZED_PARTIES',
+  /** Clerk's Backend API (its JWKS is read with the secret key); Clerk's own variable. */
+  clerkApiUrl: 'CLERK_API_URL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   /** Browser origins allowed by CORS: the stack's setting (infra/stage.ts) and the local gateway's. */
   corsOrigins: 'CORS_ORIGINS',
@@ -90,6 +92,7 @@ export const env = {
   clerkJwtKey: () => raw('clerkJwtKey')?.replace(/\\n/g, '\n'),
   clerkSecretKey: () => raw('clerkSecretKey'),
   clerkSecretName: () => raw('clerkSecretName'),
+  clerkApiUrl: () => raw('clerkApiUrl') ?? 'https://api.clerk.com/v1',
   clerkAuthorizedParties: () => list('clerkAuthorizedParties'),
   serviceName: () => raw('serviceName') ?? 'ai-chat',
   /**

@@ -2,7 +2,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { env } from './env.js';
-import { tracer } from './observability.js';
+import { traced } from './tracing.js';
 
 /** What an organization brings: its own key, and optionally an OpenAI-compatible base URL and a default model. */
 export interface OrgSettings {
@@ -54,7 +54,7 @@ interface Credentials {
  */
 function tenantCredentials(roleArn: string, orgId: string): () => Promise<Credentials> {
   return async () => {
-    sts ??= tracer.captureAWSv3Client(new STSClient({}));
+    sts ??= traced(new STSClient({}));
     const { Credentials } = await sts.send(
       new AssumeRoleCommand({
         RoleArn: roleArn,
@@ -82,14 +82,14 @@ function tenantCredentials(roleArn: string, orgId: string): () => Promise<Creden
 function providerFor(orgId: string): SecretsProvider {
   const roleArn = env.tenantSecretsRoleArn();
   if (!roleArn) {
-    secrets ??= new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SecretsManagerClient({})) });
+    secrets ??= new SecretsProvider({ awsSdkV3Client: traced(new SecretsManagerClient({})) });
     return secrets;
   }
   let provider = tenantProviders.get(orgId);
   if (!provider) {
     if (tenantProviders.size >= MAX_TENANT_PROVIDERS) tenantProviders.delete(tenantProviders.keys().next().value!);
     const client = new SecretsManagerClient({ credentials: tenantCredentials(roleArn, orgId) });
-    provider = new SecretsProvider({ awsSdkV3Client: tracer.captureAWSv3Client(client) });
+    provider = new SecretsProvider({ awsSdkV3Client: traced(client) });
     tenantProviders.set(orgId, provider);
   }
   return provider;

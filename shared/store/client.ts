@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { env } from '../platform/env.js';
-import { tracer } from '../platform/observability.js';
+import { traced } from '../platform/tracing.js';
 
 /** A conditional write whose condition did not hold (not a fault: the item was not as required). */
 export const isConditionFailure = (error: unknown): boolean => (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
@@ -28,6 +28,6 @@ let fromEnvironment: Db | undefined;
  * so that a warm Lambda keeps its connections.
  */
 export function defaultDb(): Db {
-  fromEnvironment ??= createDb(tracer.captureAWSv3Client(new DynamoDBClient({})), env.tableName());
+  fromEnvironment ??= createDb(traced(new DynamoDBClient({})), env.tableName());
   return fromEnvironment;
 }

@@ -474,6 +474,8 @@ describe('stage settings', () => {
     expect(JSON.stringify(secret.Resource)).toContain(':secret:clerk/qa/secret-key-??????');
     const fn = template.findResources('AWS::Lambda::Function')[functionId(template, 'GetSession')]!;
     expect(fn.Properties.Environment.Variables).toMatchObject({ CLERK_SECRET_NAME: 'clerk/qa/secret-key' });
+    // Read through the AWS Parameters and Secrets extension, so that no bundle carries a Secrets Manager client.
+    expect(JSON.stringify(fn.Properties.Layers)).toMatch(/AWS-Parameters-and-Secrets-Lambda-Extension|ParamsAndSecrets/i);
     expect(fn.Properties.Environment.Variables.CLERK_JWT_KEY).toBeUndefined();
   }, 60_000);
 });

@@ -49,7 +49,7 @@ function errorResponse(error: unknown, requestId: string): APIGatewayProxyResult
       { 'retry-after': '1' },
     );
   }
-  logger.error('unexpected error', error as Error);
+  logger.error('unexpected error', { error: (error as Error).name, stack: (error as Error).stack });
   return jsonResponse(
     500,
     {

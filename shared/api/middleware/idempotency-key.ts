@@ -33,8 +33,8 @@ export function idempotencyKey(options: { records: () => IdempotencyRecords; sta
         started.set(request, begun.started);
         return;
       }
-      // An early answer skips the after phase of the middlewares before this one (the tracer's
-      // segment, the logger's keys): Powertools' cleanup does their part.
+      // An early answer skips the after phase of the middlewares before this one (the logger's
+      // keys): Powertools' cleanup does their part.
       await cleanupMiddlewares(request);
       return jsonResponse(begun.replay.status, begun.replay.body, requestIdOf(event, request.context), { 'idempotent-replayed': 'true' });
     },
