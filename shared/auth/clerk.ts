@@ -41,6 +41,7 @@ const USER_ID_PATTERN = /^[A-Za-z0-9_|:.@-]{1,128}$/;
 
 interface ClerkClaims {
   sub?: unknown;
+  exp?: unknown;
   /** v2 tokens: the active organization. */
   o?: { id?: unknown; rol?: unknown };
   /** v1 tokens. */
@@ -61,18 +62,8 @@ export async function authenticate(authorization: string | undefined, settings: 
   if (!settings.jwtKey && !secretKey) {
     throw new Error('Clerk is not configured: set CLERK_JWT_KEY, CLERK_SECRET_KEY or CLERK_SECRET_NAME');
   }
-  let claims: ClerkClaims;
-  try {
-    // What @clerk/backend's verifyToken does, from its jwt module (half its size in every bundle):
-    // machine tokens refused, the key from the PEM or from the instance's JWKS, then verifyJwt
-    // (RS256 signature, exp/nbf with a 5 s clock skew, azp against the authorized parties).
-    const { header } = decodeJwt(token);
-    if (header.cat === MACHINE_TOKEN_CATEGORY) throw new Error('Invalid session token category.');
-    const key = settings.jwtKey ?? (await jwkFromClerk(secretKey!, header.kid));
-    claims = (await verifyJwt(token, { key, authorizedParties: settings.authorizedParties })) as ClerkClaims;
-  } catch (error) {
-    throw new TokenRejected(`verification failed: ${(error as Error).message}`);
-  }
+  const cacheKey = `${settings.jwtKey ?? secretKey}|${settings.authorizedParties?.join(',') ?? ''}|${token}`;
+  const claims = verifiedRecently(cacheKey) ?? (await verify(token, settings, secretKey, cacheKey));
   const userId = claims.sub;
   if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) throw new TokenRejected('no usable sub claim');
 
@@ -90,6 +81,47 @@ export async function authenticate(authorization: string | undefined, settings: 
     throw new AppError('forbidden', 'invalid_organization', 'The organization in your token is not a valid organization id.');
   }
   return { orgId, userId, role: v2 ? v2Role(claims.o!.rol) : v1Role(claims.org_role) };
+}
+
+/**
+ * What @clerk/backend's verifyToken does, from its jwt module (half its size in every bundle):
+ * machine tokens refused, the key from the PEM or from the instance's JWKS, then verifyJwt (RS256
+ * signature, exp/nbf with a 5 s clock skew, azp against the authorized parties).
+ */
+async function verify(token: string, settings: ClerkSettings, secretKey: string | undefined, cacheKey: string): Promise<ClerkClaims> {
+  try {
+    const { header } = decodeJwt(token);
+    if (header.cat === MACHINE_TOKEN_CATEGORY) throw new Error('Invalid session token category.');
+    const key = settings.jwtKey ?? (await jwkFromClerk(secretKey!, header.kid));
+    const claims = (await verifyJwt(token, { key, authorizedParties: settings.authorizedParties })) as ClerkClaims;
+    remember(cacheKey, claims);
+    return claims;
+  } catch (error) {
+    throw new TokenRejected(`verification failed: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Tokens verified in this process, until they expire: a client polls with one token many times a
+ * minute, and each verification is an RSA signature check. A token is kept only while its `exp`
+ * (strictly, without the clock skew verification allows) is ahead, and only with the same keys and
+ * authorized parties.
+ */
+const verified = new Map<string, { claims: ClerkClaims; expiresAtMs: number }>();
+const VERIFIED_MAX = 1000;
+
+function verifiedRecently(cacheKey: string): ClerkClaims | undefined {
+  const hit = verified.get(cacheKey);
+  if (!hit) return undefined;
+  if (hit.expiresAtMs > Date.now()) return hit.claims;
+  verified.delete(cacheKey);
+  return undefined;
+}
+
+function remember(cacheKey: string, claims: ClerkClaims): void {
+  if (typeof claims.exp !== 'number') return;
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+  verified.set(cacheKey, { claims, expiresAtMs: claims.exp * 1000 });
 }
 
 /** v2 tokens say `o.rol: "admin"`, which becomes `org:admin`; no role is a member. */

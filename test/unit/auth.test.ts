@@ -79,6 +79,14 @@ describe('authenticate: accepted tokens', () => {
     await expect(authenticate(bearer(token), settings)).resolves.toMatchObject({ orgId: 'org_medical_clinic' });
   });
 
+  it('keeps a verified token only for the keys and parties it was verified with, and only until it expires', async () => {
+    const token = await mintToken(keys, { azp: 'https://app.example', expiresIn: 60 });
+    await expect(authenticate(bearer(token), { ...settings, authorizedParties: ['https://app.example'] })).resolves.toMatchObject({ userId: 'user_test' });
+    // The same token, accepted a moment ago, is checked again under other settings.
+    expect(await rejection(authenticate(bearer(token), { ...settings, authorizedParties: ['https://other.example'] }))).toBeInstanceOf(TokenRejected);
+    expect(await rejection(authenticate(bearer(token), { jwtKey: foreign.publicKeyPem }))).toBeInstanceOf(TokenRejected);
+  });
+
   it('takes a token with an authorized azp', async () => {
     const token = await mintToken(keys, { azp: 'https://app.example' });
     await expect(
