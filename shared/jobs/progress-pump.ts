@@ -1,5 +1,9 @@
-/** Progress writes per answer: at most one every this many milliseconds (four a second). */
-export const PROGRESS_INTERVAL_MS = 250;
+/**
+ * Progress writes per answer: at most one every this many milliseconds (two a second). Each costs
+ * two write units, so a 10-second streamed answer costs at most 40 (npm run bench, bench/cost.ts);
+ * a stream reads twice a second, so text reaches it within about a second either way.
+ */
+export const PROGRESS_INTERVAL_MS = 500;
 /** While no text comes, the claim and a cancel are checked this often (the contract's bound is 2 s). */
 export const HEARTBEAT_MS = 1000;
 
