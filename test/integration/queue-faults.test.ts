@@ -173,10 +173,15 @@ it('answers a job whose retry could not be scheduled (ChangeMessageVisibility fa
 it('goes on polling while ReceiveMessage fails, and answers what was queued meanwhile', async () => {
   const sessionId = await newSession();
   const receives = proxy.received.get('ReceiveMessage') ?? 0;
-  proxy.fail({ operation: 'ReceiveMessage', ...UNAVAILABLE, times: 12 });
+  const FAULTS = 40;
+  proxy.fail({ operation: 'ReceiveMessage', ...UNAVAILABLE, times: FAULTS });
+  // A long poll sent before the fault may still answer (a poll waits at most 1 s): after that, every
+  // receive goes through the fault, and the ask is received only once the faults are used up.
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  expect(proxy.injected.get('ReceiveMessage') ?? 0).toBeLessThan(FAULTS);
   const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message: 'received late' });
   expect(await settledMessage(c, sessionId, asked.body.message_id, 40)).toMatchObject({ status: 'COMPLETED' });
-  expect(proxy.injected.get('ReceiveMessage')).toBe(12);
-  expect(proxy.received.get('ReceiveMessage')! - receives).toBeGreaterThan(12);
+  expect(proxy.injected.get('ReceiveMessage')).toBe(FAULTS);
+  expect(proxy.received.get('ReceiveMessage')! - receives).toBeGreaterThan(FAULTS);
   expect(modelCallsFor('received late')).toBe(1);
 }, 60_000);
