@@ -70,7 +70,7 @@ const copyPresent = (from: object, to: Record<string, unknown>, fields: readonly
   }
 };
 
-/** A stored message as the API shows it; the rest (lease, request, timings) is the worker's. */
+/** A stored message as the API shows it; the rest (lease, request) is the worker's. */
 export function toMessage(item: MessageItem): Message {
   const message: Message = {
     message_id: item.message_id,
@@ -80,7 +80,7 @@ export function toMessage(item: MessageItem): Message {
     status: item.status,
     created_at: item.created_at,
   };
-  copyPresent(item, message, ['model', 'completed_at', 'error', 'usage', 'latency_ms']);
+  copyPresent(item, message, ['model', 'completed_at', 'error', 'usage', 'latency_ms', 'timings']);
   return message;
 }
 

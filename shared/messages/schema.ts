@@ -61,6 +61,9 @@ export type MessageStatus = z.infer<typeof MessageStatus>;
 export const Usage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number() });
 export type Usage = z.infer<typeof Usage>;
 
+/** Where a finished answer's time went: waiting for a worker, and the model itself (of `latency_ms`). */
+export const Timings = z.object({ queue_ms: z.number(), model_ms: z.number() });
+
 /** A message as the API answers it. */
 export const MessageSchema = z
   .object({
@@ -75,6 +78,7 @@ export const MessageSchema = z
     error: z.optional(z.string()),
     usage: z.optional(Usage),
     latency_ms: z.optional(z.number()),
+    timings: z.optional(Timings),
   })
   .register(z.globalRegistry, { id: 'Message' });
 export type Message = z.infer<typeof MessageSchema>;

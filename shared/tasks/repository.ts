@@ -54,7 +54,7 @@ export function toTask(item: TaskItem): Task {
     error: item.error ?? null,
     created_at: item.created_at,
   };
-  for (const field of ['result_json', 'model', 'usage', 'completed_at', 'latency_ms'] as const) {
+  for (const field of ['result_json', 'model', 'usage', 'completed_at', 'latency_ms', 'timings'] as const) {
     if (item[field] !== undefined && item[field] !== null) (task as Record<string, unknown>)[field] = item[field];
   }
   return task;

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { IdSchema, textField } from '../platform/schema-parts.js';
-import { History, messageText, modelName, Usage } from '../messages/schema.js';
+import { History, messageText, modelName, Timings, Usage } from '../messages/schema.js';
 
 /** POST /openai/sessions/{session_id}/ctx */
 export const CreateTaskBody = z
@@ -32,6 +32,7 @@ export const TaskSchema = z
     created_at: z.string(),
     completed_at: z.optional(z.string()),
     latency_ms: z.optional(z.number()),
+    timings: z.optional(Timings),
   })
   .register(z.globalRegistry, { id: 'ContextTask' });
 export type Task = z.infer<typeof TaskSchema>;

@@ -177,9 +177,12 @@ describe('ask worker', () => {
         total_tokens: estimateTokens('What is 2+2?') + estimateTokens(reply),
       },
       latency_ms: expect.any(Number),
+      // Where the latency went: waiting for a worker, and the model.
+      timings: { queue_ms: expect.any(Number), model_ms: expect.any(Number) },
     });
     expect(Date.parse(answered.completed_at)).toBeGreaterThanOrEqual(Date.parse(answered.created_at));
     expect(answered.latency_ms).toBe(Date.parse(answered.completed_at) - Date.parse(answered.created_at));
+    expect(answered.timings.queue_ms + answered.timings.model_ms).toBeLessThanOrEqual(answered.latency_ms);
 
     expect(stub.completions()).toHaveLength(1);
     expect(stub.requests).toHaveLength(1);
