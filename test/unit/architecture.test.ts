@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
 
-const TOP = ['bin', 'bench', 'functions', 'infra', 'shared', 'test'];
+const TOP = ['bin', 'bench', 'client', 'functions', 'infra', 'shared', 'test'];
 
 function sources(folder: string): string[] {
   return readdirSync(join(PROJECT_ROOT, folder), { withFileTypes: true }).flatMap((entry) => {
@@ -75,6 +75,11 @@ describe('the layout', () => {
       packages.filter((name) => name in devDependencies && name !== '@types/aws-lambda').map((name) => `${file} -> ${name}`),
     );
     expect(devOnly).toEqual([]);
+  });
+
+  it('keeps the client library on its own: no file of the project, no package (it needs only fetch)', () => {
+    expect(offending('client/src/', (target) => !target.startsWith('client/src/'))).toEqual([]);
+    expect(importsOf('client/src/').flatMap(([file, { packages }]) => packages.map((name) => `${file} -> ${name}`))).toEqual([]);
   });
 
   it('keeps handlers thin: a function file uses the api or jobs layer and a service, never an AWS SDK client', () => {
