@@ -3,6 +3,8 @@
  *   --port N      (or PORT; default 3000)
  *   --in-memory   (or LOCAL_IN_MEMORY=1) keep no data on disk
  *   --data-dir D  (or LOCAL_DATA_DIR) keep the data in D instead of .local/dynamodb
+ *   --mock-model  (or LOCAL_MOCK_MODEL=1) answer organizations without a key with the mock model,
+ *                 a word every LOCAL_MOCK_TOKEN_MS (40) ms
  */
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
@@ -10,7 +12,7 @@ import { startLocalStack } from './local-stack.js';
 
 const root = PROJECT_ROOT;
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, 'in-memory': { type: 'boolean', default: false }, 'data-dir': { type: 'string' } },
+  options: { port: { type: 'string' }, 'in-memory': { type: 'boolean', default: false }, 'data-dir': { type: 'string' }, 'mock-model': { type: 'boolean', default: false } },
 });
 const port = Number(values.port ?? process.env.PORT ?? 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -23,7 +25,13 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 const dataDirectory = values['data-dir'] ?? (process.env.LOCAL_DATA_DIR || undefined);
-const stack = await startLocalStack({ root, port, inMemory, dataDirectory, log: (line) => console.log(line) });
+const mockModel = values['mock-model'] || ['1', 'true'].includes(process.env.LOCAL_MOCK_MODEL ?? '');
+const tokenMs = Number(process.env.LOCAL_MOCK_TOKEN_MS ?? 40);
+if (!Number.isFinite(tokenMs) || tokenMs < 0) {
+  console.error(`LOCAL_MOCK_TOKEN_MS must be a number of milliseconds, not ${process.env.LOCAL_MOCK_TOKEN_MS}`);
+  process.exit(2);
+}
+const stack = await startLocalStack({ root, port, inMemory, dataDirectory, mockModel: mockModel ? { tokenMs } : undefined, log: (line) => console.log(line) });
 
 if (stack.devKeysDirectory) {
   console.warn(
@@ -37,6 +45,7 @@ if (stack.devKeysDirectory) {
   );
 }
 console.log(`AI chat API listening on ${stack.url}/openai (${inMemory ? 'in memory' : `data in ${dataDirectory ?? '.local/dynamodb'}`})`);
+if (mockModel) console.log(`Mock model on: organizations without a key of their own are answered by model "mock" (a word every ${tokenMs} ms)`);
 
 let stopping = false;
 const stop = async (signal: string): Promise<void> => {

@@ -14,6 +14,7 @@ import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
 import { SqsPoller, type SqsHandler } from './poller.js';
 import { startLocalSqs, type LocalSqs } from './sqs.js';
+import { startMockModel } from './mock-model.js';
 
 export interface LocalStackOptions {
   /** The project root (handlers are loaded from it, data kept under its `.local/`). */
@@ -33,6 +34,8 @@ export interface LocalStackOptions {
    * itself; a test points it at the bundles that would be deployed.
    */
   entryFile?: (entry: string) => string;
+  /** Answer organizations without a key of their own with the mock model (bin/local/mock-model.ts). */
+  mockModel?: { tokenMs?: number };
   log?: (line: string) => void;
 }
 
@@ -45,6 +48,8 @@ export interface LocalStack {
   /** The SQS emulator, for tests that deliver or inspect jobs themselves. */
   sqs: LocalSqs;
   dynamo: LocalDynamo;
+  /** The mock model's base URL, when it runs. */
+  mockModelUrl?: string;
   close(): Promise<void>;
 }
 
@@ -72,6 +77,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     path: options.inMemory ? undefined : (options.dataDirectory ?? join(options.root, '.local', 'dynamodb')),
   });
   const sqs = await startLocalSqs({ stage: LOCAL_STAGE, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+  const mock = options.mockModel ? await startMockModel(options.mockModel) : undefined;
+  if (mock) env[VARIABLES.mockModelUrl] = mock.url;
 
   Object.assign(env, {
     AWS_REGION: localCredentials.region,
@@ -109,11 +116,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sqsEndpoint: sqs.endpoint,
     sqs,
     dynamo,
+    mockModelUrl: mock?.url,
     close: async () => {
       await gateway.close();
       await Promise.all(pollers.map((poller) => poller.stop()));
       await sqs.close();
       await dynamo.close();
+      if (mock) {
+        await mock.close();
+        delete env[VARIABLES.mockModelUrl];
+      }
     },
   };
 }

@@ -44,6 +44,13 @@ export interface FaultRule {
   apiKey?: string;
 }
 
+/** What the stub does for one request, when a plan decides it. */
+export interface RequestPlan {
+  fault?: Fault;
+  latencyMs?: number;
+  tokenGapMs?: number;
+}
+
 /** A running stub; see {@link startStubOpenAI}. */
 export interface StubOpenAI {
   /** Base URL for the SDK's baseURL, ending in /v1 */
@@ -65,6 +72,11 @@ export interface StubOpenAI {
   tokenGap(ms: number): void;
   /** When each streamed chunk with text was written, per request, in order. */
   tokenTimes: Map<RecordedRequest, number[]>;
+  /**
+   * Decides, per request, a fault and timings of its own (the mock model's markers): consulted
+   * before the fault rules; what it leaves out comes from them and the stub's settings.
+   */
+  plan(fn: ((body: any) => RequestPlan | undefined) | undefined): void;
   /** Forgets requests, rules, reply function and latency */
   reset(): void;
   close(): Promise<void>;
@@ -205,8 +217,11 @@ function asChunks(text: string): object[] | undefined {
 }
 
 /** Starts a stub on a free port of 127.0.0.1. */
-export async function startStubOpenAI(): Promise<StubOpenAI> {
+export async function startStubOpenAI(options: { record?: boolean } = {}): Promise<StubOpenAI> {
+  // A long-running mock keeps no record of its requests (it would grow without end).
+  const record = options.record ?? true;
   const requests: RecordedRequest[] = [];
+  let planOf: ((body: any) => RequestPlan | undefined) | undefined;
   const succeeded = new Set<RecordedRequest>();
   let rules: FaultRule[] = [];
   let makeReply: (body: any) => string = defaultReply;
@@ -264,7 +279,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     const apiKey = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     const recorded: RecordedRequest = { body, apiKey, path, receivedAt: Date.now() };
     res.on('close', () => (recorded.endedAt ??= Date.now()));
-    requests.push(recorded);
+    if (record) requests.push(recorded);
 
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {
       return sendError(res, 404, { message: `Invalid URL (${req.method} ${path})`, type: 'invalid_request_error', param: null, code: null });
@@ -279,12 +294,13 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
       });
     }
 
-    const fault = takeFault(apiKey);
+    const plan = typeof body === 'object' && body !== null ? planOf?.(body) : undefined;
+    const fault = plan?.fault ?? takeFault(apiKey);
     if (fault?.kind === 'drop') {
       res.socket?.destroy();
       return;
     }
-    const delay = latencyMs + (fault?.kind === 'slow' ? fault.delayMs : 0);
+    const delay = (plan?.latencyMs ?? latencyMs) + (fault?.kind === 'slow' ? fault.delayMs : 0);
     if (!(await wait(delay, res))) return;
     if (fault?.kind === 'answer') {
       const streamed = typeof body === 'object' && body?.stream === true ? asChunks(fault.body) : undefined;
@@ -341,14 +357,15 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
         ...(withUsage ? { usage: null } : {}),
       });
       // Word by word with a gap, or a few pieces at once; either way consumers must really join deltas.
+      const gapMs = plan?.tokenGapMs ?? tokenGapMs;
       const size = Math.max(1, Math.ceil(content.length / 4));
-      const pieces = tokenGapMs > 0 ? (content.match(/\s*\S+\s*/g) ?? [content]) : Array.from({ length: Math.ceil(content.length / size) }, (_, i) => content.slice(i * size, (i + 1) * size));
+      const pieces = gapMs > 0 ? (content.match(/\s*\S+\s*/g) ?? [content]) : Array.from({ length: Math.ceil(content.length / size) }, (_, i) => content.slice(i * size, (i + 1) * size));
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
       res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: '' }, null))}\n\n`);
       const times: number[] = [];
-      tokenTimes.set(recorded, times);
+      if (record) tokenTimes.set(recorded, times);
       for (const [index, piece] of pieces.entries()) {
-        if (index > 0 && !(await wait(tokenGapMs, res))) {
+        if (index > 0 && !(await wait(gapMs, res))) {
           recorded.hungUpAt = Date.now();
           return;
         }
@@ -373,7 +390,7 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
         }),
       );
     }
-    succeeded.add(recorded);
+    if (record) succeeded.add(recorded);
   }
 
   const server = createServer((req, res) => {
@@ -397,8 +414,10 @@ export async function startStubOpenAI(): Promise<StubOpenAI> {
     reply: (fn) => void (makeReply = fn),
     latency: (ms) => void (latencyMs = ms),
     tokenGap: (ms) => void (tokenGapMs = ms),
+    plan: (fn) => void (planOf = fn),
     tokenTimes,
     reset: () => {
+      planOf = undefined;
       tokenGapMs = 0;
       tokenTimes.clear();
       requests.length = 0;

@@ -28,6 +28,8 @@ export const VARIABLES = {
   /** Clerk's Backend API (its JWKS is read with the secret key); Clerk's own variable. */
   clerkApiUrl: 'CLERK_API_URL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Local only (npm start --mock-model): the mock model that answers organizations without a key of their own. */
+  mockModelUrl: 'LOCAL_MOCK_MODEL_URL',
   /** Browser origins allowed by CORS: the stack's setting (infra/stage.ts) and the local gateway's. */
   corsOrigins: 'CORS_ORIGINS',
 } as const;
@@ -86,6 +88,8 @@ export const env = {
   orgSecretPrefix: () => raw('orgSecretPrefix'),
   /** How long an organization's secret is cached by a worker. */
   orgSecretMaxAgeSeconds: () => numberOf('orgSecretMaxAgeSeconds', 300, 0),
+  /** Local only: the mock model's base URL (bin/local/mock-model.ts); never set in a deployment. */
+  mockModelUrl: () => raw('mockModelUrl'),
   /** In AWS, the tenant role: each organization's secret is read with a session of it tagged `org=<orgId>`. */
   tenantSecretsRoleArn: () => raw('tenantSecretsRoleArn'),
   /** Clerk's PEM public key; a PEM given with literal `\n`s is unescaped. */

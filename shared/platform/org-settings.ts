@@ -22,11 +22,14 @@ export type OrgSettingsSource = (orgId: string, options?: { fresh?: boolean }) =
 
 /**
  * Locally: the integration guide's variables `{ORG_ID}_OPENAI_API_KEY`, `{ORG_ID}_OPENAI_BASE_URL`,
- * `{ORG_ID}_OPENAI_MODEL`. An org without its own key falls back, as a set, to `OPENAI_API_KEY`,
- * `OPENAI_BASE_URL` and `OPENAI_MODEL` (single-org use); the two sets are never mixed.
+ * `{ORG_ID}_OPENAI_MODEL`. An org without its own key is answered by the mock model when
+ * `npm start -- --mock-model` runs one (`LOCAL_MOCK_MODEL_URL`), else falls back, as a set, to
+ * `OPENAI_API_KEY`, `OPENAI_BASE_URL` and `OPENAI_MODEL` (single-org use); the sets are never mixed.
  */
 export const settingsFromEnvironment: OrgSettingsSource = async (orgId) => {
   const own = env.named(`${orgId}_OPENAI_API_KEY`);
+  const mock = env.mockModelUrl();
+  if (!own && mock) return { apiKey: 'mock', baseUrl: mock, model: 'mock' };
   const prefix = own ? `${orgId}_` : '';
   const apiKey = own ?? env.named('OPENAI_API_KEY');
   if (!apiKey) return undefined;

@@ -125,6 +125,11 @@ describe('the Lambda bundles', () => {
     expect(Object.keys(BUNDLING.define).sort()).toEqual(['globalThis.FormData', 'globalThis.Headers', 'globalThis.Request', 'globalThis.Response']);
   });
 
+  it('hold nothing of the local stack (the mock model, the stubs, the gateway) or of the tests', () => {
+    const local = bundles.flatMap((one) => Object.keys(one.inputs).filter((path) => /^(bin|test|bench)\//.test(path)).map((path) => `${label(one)}: ${path}`));
+    expect(local).toEqual([]);
+  });
+
   it('keep the SQS client out of the API handlers that enqueue nothing', () => {
     const withSqs = (one: Bundle) => Object.keys(one.inputs).some((path) => path.includes('node_modules/@aws-sdk/client-sqs/'));
     const enqueuing = new Set(ROUTES.filter((route) => route.enqueues).map((route) => route.name));

@@ -188,6 +188,15 @@ describe('the stack', () => {
     dev.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
   }, 60_000);
 
+  it('deploys no local-only part: no function is given the mock model or a local endpoint', () => {
+    for (const template of [dev, prod]) {
+      for (const fn of Object.values(template.findResources('AWS::Lambda::Function')) as Resource[]) {
+        const variables = Object.keys(fn.Properties.Environment?.Variables ?? {});
+        expect(variables.filter((name) => /^LOCAL_|^AWS_ENDPOINT_URL/.test(name))).toEqual([]);
+      }
+    }
+  });
+
   it('runs every function on Node 24, arm64, traced, with its own log group and retention', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as Resource[];
     expect(functions).toHaveLength(ROUTES.length + 4);
