@@ -45,7 +45,9 @@ export function mockReply(body: { messages?: Array<{ role?: string; content?: un
   const question = lastUserText(body);
   if (/\[json\]/.test(question)) return JSON.stringify({ mock: true, question: question.replace(/\[[^\]]*\]/g, '').trim().slice(0, 80), words: question.split(/\s+/).length });
   const words = Number(marker(question, 'words') ?? 0);
-  const earlier = Math.max(0, (body.messages?.length ?? 1) - 1);
+  // The system prompt is not a turn of the conversation.
+  const turns = (body.messages ?? []).filter((message) => message.role === 'user' || message.role === 'assistant');
+  const earlier = Math.max(0, turns.length - 1);
   const opening = `You said: "${question.replace(/\[[^\]]*\]/g, '').trim().slice(0, 200)}" (with ${earlier} message${earlier === 1 ? '' : 's'} before it). `;
   if (!words) return `${opening}${FILLER}`;
   return Array.from({ length: words }, (_, i) => `word${i + 1}`).join(' ');

@@ -39,6 +39,8 @@ it('answers an organization without a key as model "mock", word by word, the sam
   }
   const expected = mockReply({ messages: [{ role: 'user', content: 'Hello mock [gap:30]' }] });
   expect(expected).toMatch(/^You said: "Hello mock" \(with 0 messages before it\)\. /);
+  // The system prompt is not counted as a turn.
+  expect(mockReply({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello mock [gap:30]' }] })).toBe(expected);
   expect(deltas.join('')).toBe(expected);
   expect(deltas.length).toBeGreaterThan(1);
   expect(await settledMessage(c, sessionId, messageId)).toMatchObject({ status: 'COMPLETED', model: 'mock', content: expected, usage: expect.any(Object) });
