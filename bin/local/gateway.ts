@@ -22,6 +22,8 @@ export interface GatewayOptions {
   corsOrigins?: string[];
   /** API Gateway's integration timeout. */
   timeoutSeconds?: number;
+  /** Pages of the local stack's own (the playground), answered before the API: true when it answered. */
+  pages?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
   log?: (line: string) => void;
 }
 
@@ -98,6 +100,8 @@ export async function startGateway(options: GatewayOptions): Promise<LocalGatewa
       response.end();
       return;
     }
+
+    if (options.pages && !request.url?.startsWith('/openai') && (await options.pages(request, response))) return;
 
     // The front's check, as CloudFront runs it before any function (infra/front-check.js).
     const refusal = frontCheck(request);

@@ -9,7 +9,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDb } from '../../shared/store/client.js';
 import { localCredentials } from './aws.js';
 import { requeueWaitingWork } from './recovery.js';
-import { devKeysDirectory, ensureDevKeys } from './dev-keys.js';
+import { devKeysDirectory, ensureDevKeys, type DevKeys } from './dev-keys.js';
+import { playground } from './playground/server.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
 import { SqsPoller, type SqsHandler } from './poller.js';
@@ -65,11 +66,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const log = options.log ?? (() => undefined);
   const entryFile = options.entryFile ?? ((entry: string) => join(options.root, entry));
   const env = process.env;
-  let devKeys: string | undefined;
+  let devKeys: DevKeys | undefined;
   if (!env[VARIABLES.clerkJwtKey] && !env[VARIABLES.clerkSecretKey]) {
-    const keys = ensureDevKeys(devKeysDirectory(options.root));
-    env[VARIABLES.clerkJwtKey] = keys.publicKeyPem;
-    devKeys = keys.directory;
+    devKeys = ensureDevKeys(devKeysDirectory(options.root));
+    env[VARIABLES.clerkJwtKey] = devKeys.publicKeyPem;
   }
 
   const dynamo = await startLocalDynamo({
@@ -105,13 +105,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     entryFile,
     port: options.port,
     corsOrigins: (env[VARIABLES.corsOrigins] ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
+    // The playground at /: tokens from the development key pair while the server signs with it.
+    pages: playground({ keys: devKeys }),
     log,
   });
   for (const poller of pollers) poller.start();
 
   return {
     url: gateway.url,
-    devKeysDirectory: devKeys,
+    devKeysDirectory: devKeys?.directory,
     dynamoEndpoint: dynamo.endpoint,
     sqsEndpoint: sqs.endpoint,
     sqs,
