@@ -45,7 +45,12 @@ if (stack.devKeysDirectory) {
   );
 }
 console.log(`AI chat API listening on ${stack.url}/openai (${inMemory ? 'in memory' : `data in ${dataDirectory ?? '.local/dynamodb'}`})`);
-if (mockModel) console.log(`Mock model on: organizations without a key of their own are answered by model "mock" (a word every ${tokenMs} ms)`);
+console.log(`Playground on ${stack.url}/`);
+console.log(
+  mockModel
+    ? `Mock model on: organizations without a key of their own are answered by model "mock" (a word every ${tokenMs} ms)`
+    : 'No mock model: only organizations with a key answer (npm start -- --mock-model answers the others)',
+);
 
 let stopping = false;
 const stop = async (signal: string): Promise<void> => {

@@ -105,12 +105,22 @@ suite('the playground in Chromium', () => {
     await page.getByRole('alert').filter({ hasText: /not found/i }).waitFor();
     expect(await page.getByRole('alert').textContent()).not.toMatch(/Error:|at \w+ \(|\.ts:\d+/);
 
-    // Delete the other session from the page.
+    // Page back through a long session's messages, then delete it from the page.
+    for (let i = 1; i <= 25; i++) {
+      expect((await client(stack.url, token).post(`/openai/sessions/${other.session_id}/messages`, { role: 'user', content: `note ${i}` })).status).toBe(201);
+    }
     await page.reload();
     await page.getByLabel('Organization').fill('org_browser');
     await page.getByLabel('User').fill('user_browser');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#session-list button', { hasText: 'Second' }).click();
+    await page.locator('#messages li', { hasText: 'note 25' }).waitFor();
+    await expect(page.locator('#messages li').count()).resolves.toBe(20);
+    await page.getByRole('button', { name: 'Load earlier messages' }).click();
+    await page.locator('#messages li', { hasText: 'note 1' }).first().waitFor();
+    const notes = await page.locator('#messages li .content').allTextContents();
+    expect(notes).toEqual(Array.from({ length: 25 }, (_, i) => `note ${i + 1}`));
+    await page.getByRole('button', { name: 'Load earlier messages' }).waitFor({ state: 'hidden' });
     await page.getByRole('button', { name: 'Delete session' }).click();
     await page.locator('#session').waitFor({ state: 'hidden' });
     await expect(page.locator('#session-list button', { hasText: 'Second' }).count()).resolves.toBe(0);

@@ -106,3 +106,27 @@ describe('npm start, stopped with Ctrl-C', () => {
     }
   }, 40_000);
 });
+
+describe('npm start -- --mock-model, as the README’s first section', () => {
+  it('serves the playground and answers an organization without a key, streamed word by word', async () => {
+    const { child, url, output } = await npmStart(['--port', '0', '--in-memory', '--mock-model'], { CLERK_JWT_KEY: '', CLERK_SECRET_KEY: '', LOCAL_MOCK_TOKEN_MS: '5' });
+    try {
+      expect(output()).toContain(`Playground on ${url}/`);
+      expect(output()).toMatch(/Mock model on/);
+      expect(await (await fetch(`${url}/`)).text()).toMatch(/<title>[^<]*playground/i);
+      // What the page does to sign in, then to ask.
+      const { token } = (await (await fetch(`${url}/playground/token`, { method: 'POST', body: JSON.stringify({ org: 'org_stranger', user: 'user_stranger' }) })).json()) as { token: string };
+      const stranger = client(url, token);
+      const sessionId = (await stranger.post('/openai/sessions', { name: 'First try' })).body.session_id;
+      const asked = await stranger.post(`/openai/sessions/${sessionId}/ask`, { message: 'Hello there [gap:50]' });
+      const stream = await fetch(`${url}/openai/sessions/${sessionId}/messages/${asked.body.message_id}/stream`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await stream.text();
+      // Progress is written every 500 ms: a 3 s answer arrives in several deltas.
+      expect(text.match(/^event: delta$/gm)!.length).toBeGreaterThan(2);
+      expect(text).toMatch(/^event: done$/m);
+      expect((await stranger.get(`/openai/sessions/${sessionId}/messages/${asked.body.message_id}`)).body).toMatchObject({ status: 'COMPLETED', model: 'mock', content: expect.stringMatching(/^You said: "Hello there"/) });
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 40_000);
+});
