@@ -97,7 +97,10 @@ describe('asking', () => {
       completed_at: expect.any(String),
       usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), total_tokens: expect.any(Number) },
       latency_ms: expect.any(Number),
+      timings: { queue_ms: expect.any(Number), model_ms: expect.any(Number) },
     });
+    // The latency splits into the wait for a worker and the model (the rest is the writes around them).
+    expect(answer.timings.queue_ms + answer.timings.model_ms).toBeLessThanOrEqual(answer.latency_ms);
     expect(stub.completions()[0]!.body.messages).toEqual([
       { role: 'system', content: 'You are Dr. AI.' },
       { role: 'user', content: 'I have a headache.' },

@@ -549,6 +549,7 @@ describe('ctx worker', () => {
       model: 'gpt-4o',
       usage: expect.objectContaining({ completion_tokens: estimateTokens(reply) }),
       latency_ms: expect.any(Number),
+      timings: { queue_ms: expect.any(Number), model_ms: expect.any(Number) },
     });
 
     // Delivered again: nothing more.
