@@ -44,7 +44,8 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
      * answer, the job is there, and the ask is accepted after all rather than answered twice.
      */
     async ask(principal: Principal, sessionId: string, body: AskBody): Promise<AskAccepted> {
-      await access.loadOpen(principal, sessionId);
+      // The session is not read first: the admission below is conditioned on it being the caller's
+      // and open, and an ask into any other removes what it stored (one read fewer per ask).
       await rateLimit(principal.orgId, env.orgRateLimitPerMinute());
       const now = new Date().toISOString();
       const userMessageId = newId();

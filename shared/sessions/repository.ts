@@ -28,7 +28,7 @@ export interface SessionItem extends Omit<Session, 'session_end' | 'last_message
 }
 
 /** What became of a write offered to its session: admitted, or refused because the session ended or is gone. */
-export type Admission = 'admitted' | 'ended' | 'gone';
+export type Admission = 'admitted' | 'ended' | 'gone' | 'not_owner';
 
 /** What a session's owner may change, as the update writes it. */
 export interface SessionPatch {
@@ -53,8 +53,9 @@ export interface SessionRepository {
    * Admits a write made at `at` (its items already stored) into the session, only while the session
    * is open and not being deleted, and adds `messages` to its count. A write is accepted only when
    * admitted: its caller removes what it stored otherwise. An end after it is never earlier than `at`.
+   * The session must be `ownerId`'s, so a write needs no read of the session before it.
    */
-  admitWrite(orgId: string, sessionId: string, at: string, messages: number, lastMessageId?: string): Promise<Admission>;
+  admitWrite(orgId: string, sessionId: string, ownerId: string, at: string, messages: number, lastMessageId?: string): Promise<Admission>;
   /** A user's sessions, newest first, without those being deleted; `after` is the last id of the page before. */
   listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }): Promise<Page<SessionItem>>;
   /** Marks the session as being deleted (keeps the first mark). */
@@ -142,7 +143,7 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
       }
     },
 
-    async admitWrite(orgId, sessionId, at, messages, lastMessageId) {
+    async admitWrite(orgId, sessionId, ownerId, at, messages, lastMessageId) {
       const latest = lastMessageId ? 'SET last_write_at = :at, last_message_id = :last' : 'SET last_write_at = :at';
       const admit = (fence: string) =>
         db.doc.send(
@@ -150,10 +151,10 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
             TableName: db.table,
             Key: keys.session(orgId, sessionId),
             UpdateExpression: fence === 'later' ? `${latest} ADD message_count :n` : 'ADD message_count :n',
-            ConditionExpression: `${LIVE} AND attribute_not_exists(session_end) AND ${
+            ConditionExpression: `${LIVE} AND user_id = :owner AND attribute_not_exists(session_end) AND ${
               fence === 'later' ? '(attribute_not_exists(last_write_at) OR last_write_at <= :at)' : 'last_write_at > :at'
             }`,
-            ExpressionAttributeValues: { ':at': at, ':n': messages, ...(lastMessageId && fence === 'later' ? { ':last': lastMessageId } : {}) },
+            ExpressionAttributeValues: { ':at': at, ':n': messages, ':owner': ownerId, ...(lastMessageId && fence === 'later' ? { ':last': lastMessageId } : {}) },
           }),
         );
       // Two tries: as the latest write (it moves last_write_at), or behind a later one (it leaves it).
@@ -168,6 +169,7 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
         }
         const item = await repository.get(orgId, sessionId);
         if (!item || item.deleting_at) return 'gone';
+        if (item.user_id !== ownerId) return 'not_owner';
         if (item.session_end) return 'ended';
       }
       throw new Error('The session kept changing while a write was admitted into it; try again.');

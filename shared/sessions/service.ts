@@ -40,11 +40,14 @@ export function sessionService({ sessions, messages, readLimit }: SessionService
   async function load(principal: Principal, sessionId: string, access: Access, options: { includeDeleting?: boolean } = {}): Promise<SessionItem> {
     const item = await sessions.get(principal.orgId, sessionId);
     if (!item || (item.deleting_at && !options.includeDeleting)) throw notFound('Session');
-    if (item.user_id !== principal.userId) {
-      if (!isOrgAdmin(principal)) throw notFound('Session');
-      if (access === 'write') throw forbidden("Org admins may read another member's session but not change it.", 'not_session_owner');
-    }
+    if (item.user_id !== principal.userId && !(access === 'read' && isOrgAdmin(principal))) throw notOwner(principal);
     return item;
+  }
+
+  /** Another member's session, to be changed: not found, or forbidden to an admin (who may read it). */
+  function notOwner(principal: Principal): AppError {
+    if (!isOrgAdmin(principal)) return notFound('Session');
+    return forbidden("Org admins may read another member's session but not change it.", 'not_session_owner');
   }
 
   return {
@@ -105,14 +108,15 @@ export function sessionService({ sessions, messages, readLimit }: SessionService
 
     /**
      * Admits a write whose items are stored (a question and its answer, a message, a task) into the
-     * caller's session, or throws, having removed them with `undo`: 404 when the session was deleted
-     * meanwhile, 409 `session_ended` when it ended. A write is accepted only if the session is open
+     * caller's own session, or throws, having removed them with `undo`: 404 when there is no such
+     * session of the caller's (or it was deleted meanwhile), 403 to an admin writing in another
+     * member's, 409 `session_ended` when it ended. A write is accepted only if the session is open
      * at the moment it is admitted, and a delete then always finds its items.
      */
     async admit(principal: Principal, sessionId: string, at: string, messageCount: number, undo: () => Promise<void>, lastMessageId?: string): Promise<void> {
       let admission: Awaited<ReturnType<SessionRepository['admitWrite']>>;
       try {
-        admission = await sessions.admitWrite(principal.orgId, sessionId, at, messageCount, lastMessageId);
+        admission = await sessions.admitWrite(principal.orgId, sessionId, principal.userId, at, messageCount, lastMessageId);
       } catch (error) {
         // Not admitted, for a reason of the store's: what was stored goes too, and the caller may retry.
         await undo();
@@ -121,6 +125,7 @@ export function sessionService({ sessions, messages, readLimit }: SessionService
       if (admission === 'admitted') return;
       await undo();
       if (admission === 'gone') throw notFound('Session');
+      if (admission === 'not_owner') throw notOwner(principal);
       throw SESSION_ENDED();
     },
 

@@ -70,9 +70,10 @@ export class FakeSessions implements SessionRepository {
     this.onDelete?.(orgId, sessionId);
     this.items.delete(this.id(orgId, sessionId));
   }
-  async admitWrite(orgId: string, sessionId: string, at: string, messages: number, lastMessageId?: string) {
+  async admitWrite(orgId: string, sessionId: string, ownerId: string, at: string, messages: number, lastMessageId?: string) {
     const item = this.items.get(this.id(orgId, sessionId));
     if (!item || item.deleting_at) return 'gone' as const;
+    if (item.user_id !== ownerId) return 'not_owner' as const;
     if (item.session_end) return 'ended' as const;
     if (!item.last_write_at || item.last_write_at <= at) {
       item.last_write_at = at;

@@ -151,6 +151,44 @@ async function claimFor(sessionId: string, messageId: string, leaseUntil: number
 
 const defaultAnswer = (question: string, messages: number) => `Answer to "${question}" (${messages} messages)`;
 
+describe('accepting an ask', () => {
+  const partitionItems = async (sessionId: string) => {
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { Items = [] } = await db.doc.send(
+      new QueryCommand({ TableName: db.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.sessionPartition(ORG, sessionId) }, ConsistentRead: true }),
+    );
+    return Items.map((item) => item.sk as string).sort();
+  };
+
+  it('costs three DynamoDB calls: the rate limit, the question and its answer, the admission into the session', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    await ask(c, sessionId, 'warm up'); // the rate limiter's window, read once per process
+    const counts = api.stack.dynamo.requestCounts;
+    const before = new Map(counts);
+    await ask(c, sessionId, 'counted');
+    const used = Object.fromEntries([...counts].map(([name, count]) => [name, count - (before.get(name) ?? 0)]).filter(([, count]) => count));
+    expect(used).toEqual({ UpdateItem: 2, BatchWriteItem: 1 });
+  });
+
+  it('refuses an ask into a session that is not the caller’s to write, or not open, and keeps nothing of it', async () => {
+    const owner = await as(ORG, 'user_owner');
+    const sessionId = await newSession(owner);
+    await ask(owner, sessionId, 'mine');
+    const stored = await partitionItems(sessionId);
+    const admin = client(api.url, await api.token({ org: ORG, user: 'user_admin', role: 'admin' }));
+    expect(await (await as(ORG, 'user_other')).post(`/openai/sessions/${sessionId}/ask`, { message: 'x' })).toMatchObject({ status: 404, body: { code: 'not_found' } });
+    expect(await admin.post(`/openai/sessions/${sessionId}/ask`, { message: 'x' })).toMatchObject({ status: 403, body: { code: 'not_session_owner' } });
+    expect(await (await as('org_elsewhere', 'user_owner')).post(`/openai/sessions/${sessionId}/ask`, { message: 'x' })).toMatchObject({ status: 404 });
+    expect(await owner.post(`/openai/sessions/01JAAAAAAAAAAAAAAAAAAAAAAA/ask`, { message: 'x' })).toMatchObject({ status: 404 });
+    expect(await partitionItems('01JAAAAAAAAAAAAAAAAAAAAAAA')).toEqual([]);
+    await owner.patch(`/openai/sessions/${sessionId}`, { end: true });
+    expect(await owner.post(`/openai/sessions/${sessionId}/ask`, { message: 'x' })).toMatchObject({ status: 409, body: { code: 'session_ended' } });
+    expect(await partitionItems(sessionId)).toEqual(stored);
+    expect((await owner.get(`/openai/sessions/${sessionId}`)).body.message_count).toBe(2);
+  });
+});
+
 describe('ask worker', () => {
   it('answers one record: the message is COMPLETED with the reply, model, usage and timings', async () => {
     const { c, sessionId, messageId, record } = await askWithJob('What is 2+2?');
