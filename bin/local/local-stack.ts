@@ -11,6 +11,8 @@ import { localCredentials } from './aws.js';
 import { requeueWaitingWork } from './recovery.js';
 import { devKeysDirectory, ensureDevKeys, type DevKeys } from './dev-keys.js';
 import { playground } from './playground/server.js';
+import { seedOrgPolicies } from './org-policies.js';
+import { dynamoOrgPolicyRepository } from '../../shared/org-policy/repository.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
 import { SqsPoller, type SqsHandler } from './poller.js';
@@ -94,9 +96,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const pollers = options.workers === false ? [] : workerPollers(sqs, { client: sqs.client, entryFile, log });
 
+  // The organizations' budgets, retention and webhooks from their variables, where the API reads them.
+  const db = createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE);
+  const seeded = await seedOrgPolicies(dynamoOrgPolicyRepository(db), env);
+  if (seeded.length) log(`organization policies from the environment: ${seeded.join(', ')}`);
+
   // Before anything can claim: every claim in the table is then a dead worker's.
   if (!options.inMemory) {
-    const requeued = await requeueWaitingWork(createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE));
+    const requeued = await requeueWaitingWork(db);
     if (requeued) log(`put ${requeued} waiting job${requeued === 1 ? '' : 's'} back on the local queues (their jobs were lost when the last run stopped)`);
   }
 

@@ -27,6 +27,7 @@ import type {
   GetMessageAnswer,
   GetSessionAnswer,
   GetTaskAnswer,
+  GetUsageAnswer,
   ListMessagesAnswer,
   ListSessionsAnswer,
   Message,
@@ -174,10 +175,20 @@ export function createClient(options: ClientOptions) {
     cancel: (sessionId: string, ctxId: string) => http.json<CancelTaskAnswer>('POST', `${taskPath(sessionId, ctxId)}/cancel`, { retryable: true }),
   };
 
+  const usage = {
+    /**
+     * The organization's token usage over UTC days (org admins; at most 92 days, this month by
+     * default), grouped by day, model or user.
+     * @example const { totals, items } = await client.usage.get({ from: '2026-12-01', group_by: 'model' })
+     */
+    get: (query: { from?: string; to?: string; group_by?: 'day' | 'model' | 'user' } = {}) => http.json<GetUsageAnswer>('GET', '/usage', { query, retryable: true }),
+  };
+
   return {
     sessions,
     messages,
     tasks,
+    usage,
     /**
      * Asks a question in a session (answered asynchronously), sent with an Idempotency-Key of its
      * own so that a retried POST never asks twice. The answer can be waited for, streamed or cancelled.

@@ -121,6 +121,29 @@ export type ContextTask = {
   };
 };
 
+export type UsageReport = {
+  from: string;
+  to: string;
+  group_by: "day" | "model" | "user";
+  items: Array<UsageItem>;
+  totals: {
+    requests: number;
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+  };
+};
+
+export type UsageItem = {
+  date?: string;
+  model?: string;
+  user_id?: string;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+};
+
 /** What CreateSession answers on success. */
 export type CreateSessionAnswer = Session;
 
@@ -168,3 +191,6 @@ export type GetTaskAnswer = ContextTask;
 
 /** What CancelTask answers on success. */
 export type CancelTaskAnswer = ContextTask;
+
+/** What GetUsage answers on success. */
+export type GetUsageAnswer = UsageReport;

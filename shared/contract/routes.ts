@@ -20,6 +20,7 @@ import {
   UpdateSessionBody,
 } from '../sessions/schema.js';
 import { CreateTaskBody, TaskAccepted, TaskPathParams, TaskSchema } from '../tasks/schema.js';
+import { UsageQuery, UsageReportSchema } from '../usage/schema.js';
 import type { QueueId } from './queues.js';
 
 /**
@@ -280,6 +281,17 @@ export const routes = {
     notFoundName: 'Context task',
     status: 200,
     response: TaskSchema,
+  }),
+  GetUsage: route({
+    name: 'GetUsage',
+    summary: "The organization's token usage over UTC days, by day, model or user (org admins)",
+    method: 'GET',
+    path: '/openai/usage',
+    entry: 'functions/usage/get.ts',
+    table: 'read',
+    query: UsageQuery,
+    status: 200,
+    response: UsageReportSchema,
   }),
   NotFound: route({
     name: 'NotFound',

@@ -11,6 +11,7 @@ import type { Db } from '../store/client.js';
 import { release, settle, type WorkItemFields } from './claims.js';
 import { liveWriter, readProgress } from './progress.js';
 import { progressPump } from './progress-pump.js';
+import { countUsage, usageOf } from './finished.js';
 import { gaveUpSentence, type WorkItemState, type WorkKind } from './work-items.js';
 
 /** What became of a job: finished (delete it), or to be tried again after a delay. */
@@ -67,7 +68,7 @@ export interface WorkToAnswer {
   kind: WorkKind;
   key: { pk: string; sk: string };
   /** The claimed message or task. */
-  claimed: WorkItemState & { request_model?: string };
+  claimed: WorkItemState & { request_model?: string; user_id?: string };
   orgId: string;
   sessionId: string;
   /** The message id of the answer, or the ctx id of the task. */
@@ -140,7 +141,11 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
   // claim: another worker answers the item now, and this one leaves it to that worker.
   const stopped = async (): Promise<Outcome> => {
     const progress = await readProgress(db, ref);
-    return progress?.cancelledAt ? settleCancelled(db, work, attempt, progress.text) : FINISHED;
+    if (!progress?.cancelledAt) return FINISHED;
+    const outcome = await settleCancelled(db, work, attempt, progress.text);
+    // The call was stopped; what it generated until then was billed all the same.
+    await countUsage({ orgId, userId: claimed.user_id, model, usage: usageOf(undefined, messages, progress.text) });
+    return outcome;
   };
   let result: ModelAnswer;
   try {
@@ -163,7 +168,7 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
         }
       }
     }
-    if (retried) return finish(db, work, attempt, retried, startedAt);
+    if (retried) return finish(db, work, attempt, retried, startedAt, messages);
     logger.warn('model call failed', { kind: failure.kind, attempt: attempts, status: (error as { status?: number }).status });
     if (failure.kind !== 'passing') return fail(failure.sentence);
     if (attempts >= env.jobMaxAttempts()) return fail(`${failure.sentence.replace(/\.$/, '')}, ${attempts} times. Try again later.`);
@@ -171,7 +176,7 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
     addMetric('ModelCallRetried', MetricUnit.Count, 1);
     return { finished: false, retryAfterSeconds: retryDelaySeconds(attempts), reason: failure.sentence };
   }
-  return finish(db, work, attempt, result, startedAt);
+  return finish(db, work, attempt, result, startedAt, messages);
 }
 
 /** DynamoDB's limit on an item, and what is kept free in it for the other fields of an answer. */
@@ -179,14 +184,18 @@ const ITEM_LIMIT_BYTES = 400 * 1024;
 const OTHER_FIELDS_BYTES = 4 * 1024;
 const kilobytes = (bytes: number) => `${Math.ceil(bytes / 1024).toLocaleString('en-US')} KB`;
 
-async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: ModelAnswer, modelStartedAt: number): Promise<Outcome> {
+async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: ModelAnswer, modelStartedAt: number, prompt: ChatMessage[]): Promise<Outcome> {
+  const usage = usageOf(result.usage, prompt, result.content);
+  const counted = () => countUsage({ orgId: work.orgId, userId: work.claimed.user_id, model: result.model, usage });
   // An answer the item cannot hold fails now, for good: trying again would only ask the model again.
   // A task's parsed JSON is stored beside its text: it counts too.
   const answerBytes = Buffer.byteLength(JSON.stringify(work.doneFields(result)), 'utf8');
   const room = ITEM_LIMIT_BYTES - OTHER_FIELDS_BYTES - Buffer.byteLength(JSON.stringify(work.claimed), 'utf8');
   if (answerBytes > room) {
     logger.warn('model answer too large to store', { answer_bytes: answerBytes, room_bytes: room });
-    return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
+    const outcome = await settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
+    await counted();
+    return outcome;
   }
   const now = Date.now();
   const created = Date.parse(work.claimed.created_at);
@@ -194,8 +203,9 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
   addMetric(`${work.kind.metric}Completed`, MetricUnit.Count, 1);
   addMetric('ModelLatency', MetricUnit.Milliseconds, now - modelStartedAt);
   addMetric('QueueWait', MetricUnit.Milliseconds, queueMs);
+  let settled: boolean;
   try {
-    await persistently(attempt, () => settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
+    settled = await persistently(attempt, () => settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
       ...work.doneFields(result),
       model: result.model,
       ...(result.usage ? { usage: result.usage } : {}),
@@ -209,8 +219,12 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
     // not pass by trying again, so the item fails with what happened.
     if ((error as Error).name !== 'ValidationException') throw error;
     logger.warn('the store refused a model answer', { error: (error as Error).name, answer_bytes: answerBytes });
-    return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
+    const outcome = await settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
+    await counted();
+    return outcome;
   }
+  // A worker whose claim was taken over leaves the count to the one that settles the item.
+  if (settled) await counted();
   return FINISHED;
 }
 

@@ -12,6 +12,7 @@ import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
+import { checkMonthlyBudget } from '../usage/budget.js';
 import type { Page } from '../store/paging.js';
 import { dynamoMessageRepository, toMessage, type MessageItem, type MessageRepository, type NewMessage } from './repository.js';
 import type { AskAccepted, AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schema.js';
@@ -28,13 +29,15 @@ export interface MessageServiceDeps {
 export interface AskServiceDeps extends MessageServiceDeps {
   queue: JobQueue;
   rateLimit: RateLimiter;
+  /** Refuses new work once the organization's monthly token budget is spent; without it, none is checked. */
+  checkBudget?: (orgId: string) => Promise<void>;
 }
 
 /**
  * Asking: a question and its waiting answer are stored, and the job that answers it is queued. Apart
  * from the message service, so that the routes that never queue carry no queue client.
  */
-export function askService({ messages, sessions, access, queue, rateLimit }: AskServiceDeps) {
+export function askService({ messages, sessions, access, queue, rateLimit, checkBudget }: AskServiceDeps) {
   return {
     /**
      * Asks a question: stores the user's message (COMPLETED) and a PENDING assistant message, and
@@ -47,6 +50,7 @@ export function askService({ messages, sessions, access, queue, rateLimit }: Ask
       // The session is not read first: the admission below is conditioned on it being the caller's
       // and open, and an ask into any other removes what it stored (one read fewer per ask).
       await rateLimit(principal.orgId, env.orgRateLimitPerMinute());
+      await checkBudget?.(principal.orgId);
       const now = new Date().toISOString();
       const userMessageId = newId();
       const messageId = newId();
@@ -223,6 +227,11 @@ export function defaultMessageService(): MessageService {
 
 /** The ask service on this process's table and queues, made on first use. */
 export function defaultAskService(): AskService {
-  asking ??= askService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateWindowRepository(defaultDb())) });
+  asking ??= askService({
+    ...tableDeps(),
+    queue: sqsJobQueue,
+    rateLimit: orgRateLimiter(dynamoRateWindowRepository(defaultDb())),
+    checkBudget: checkMonthlyBudget,
+  });
   return asking;
 }

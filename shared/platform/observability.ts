@@ -24,7 +24,9 @@ export type MetricName =
   | 'ModelCallRetried'
   | 'QueueUnavailable'
   | 'JobQueued'
-  | 'RateLimited';
+  | 'RateLimited'
+  | 'BudgetExhausted'
+  | 'UsageNotCounted';
 
 /** Values recorded since the last publish, by metric. */
 const stored = new Map<MetricName, { unit: string; values: number[] }>();

@@ -37,6 +37,10 @@ export const keys = {
   }),
   /** An organization's answers in flight (jobs/in-flight.ts). */
   inFlight: (orgId: string) => ({ pk: `ORG#${orgId}#INFLIGHT`, sk: 'INFLIGHT' }),
+  /** An organization's policy: its budget, retention and webhook flag (org-policy/). */
+  orgPolicy: (orgId: string) => ({ pk: `ORG#${orgId}#POLICY`, sk: 'POLICY' }),
+  /** An organization's usage counters, one partition (usage/repository.ts). */
+  usagePartition: (orgId: string) => `ORG#${orgId}#USAGE`,
   /** One partition per org for its rate counters; one item per 10-second bucket. */
   rateCounter: (orgId: string) => `ORG#${orgId}#RATE`,
   /** An idempotency record: scoped to the org and the user; `digest` hides the client's key. */

@@ -13,6 +13,7 @@ import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
+import { checkMonthlyBudget } from '../usage/budget.js';
 import { dynamoTaskRepository, toTask, type TaskItem, type TaskRepository } from './repository.js';
 import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 
@@ -25,13 +26,15 @@ export interface TaskServiceDeps {
 export interface TaskStartServiceDeps extends TaskServiceDeps {
   queue: JobQueue;
   rateLimit: RateLimiter;
+  /** Refuses new work once the organization's monthly token budget is spent; without it, none is checked. */
+  checkBudget?: (orgId: string) => Promise<void>;
 }
 
 /**
  * Starting a one-shot task in a session (what the URLs call ctx). Apart from reading one, so that
  * the read route carries no queue client.
  */
-export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartServiceDeps) {
+export function taskStartService({ tasks, access, queue, rateLimit, checkBudget }: TaskStartServiceDeps) {
   return {
     /**
      * Starts a task: stored as `pending` and queued. As with asks, a task that cannot be queued is
@@ -41,6 +44,7 @@ export function taskStartService({ tasks, access, queue, rateLimit }: TaskStartS
     async create(principal: Principal, sessionId: string, body: CreateTaskBody): Promise<TaskAccepted> {
       await access.loadOpen(principal, sessionId);
       await rateLimit(principal.orgId, env.orgRateLimitPerMinute());
+      await checkBudget?.(principal.orgId);
       const taskId = newId();
       const now = new Date().toISOString();
       await tasks.put(principal.orgId, {
@@ -137,6 +141,11 @@ export function defaultTaskService(): TaskService {
 
 /** The task start service on this process's table and queues, made on first use. */
 export function defaultTaskStartService(): TaskStartService {
-  starting ??= taskStartService({ ...tableDeps(), queue: sqsJobQueue, rateLimit: orgRateLimiter(dynamoRateWindowRepository(defaultDb())) });
+  starting ??= taskStartService({
+    ...tableDeps(),
+    queue: sqsJobQueue,
+    rateLimit: orgRateLimiter(dynamoRateWindowRepository(defaultDb())),
+    checkBudget: checkMonthlyBudget,
+  });
   return starting;
 }
