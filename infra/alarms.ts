@@ -27,11 +27,13 @@ export interface AlarmsProps {
   apiFunctions: IFunction[];
   /** The stream functions (function URLs: the HTTP API's metrics do not see them). */
   streamFunctions: IFunction[];
-  /** The answering workers and their timeout in seconds. */
+  /** The queue consumers that answer, deliver or erase, and their timeout in seconds. */
   workers: Array<{ fn: IFunction; timeoutSeconds: number }>;
   deadLetterConsumers: IFunction[];
   jobQueues: Queue[];
   deadLetterQueues: Queue[];
+  /** Webhook events that failed every try of their schedule (about 28 hours). */
+  eventDeadLetterQueue: Queue;
   table: ITableV2;
   /** Alarms are mailed here when given (the address must confirm the SNS subscription). */
   email?: string;
@@ -155,6 +157,15 @@ export class Alarms extends Construct {
           'DeadLetters function\u2019s logs.',
       );
     }
+    alarm(
+      'WebhookEventsDeadLettered',
+      // Messages moved there by SQS's redrive are not counted as sent: the queue's depth is watched.
+      props.eventDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+      1,
+      'A webhook event failed every try for about 28 hours and was put in its dead-letter queue (kept 14 days): an organization\u2019s ' +
+        'receiver is down or refuses the events (WebhookDelivery logs say why: its status or error). Once it is fixed, redrive the ' +
+        'dead-letter queue to the webhooks queue (SQS console: "Start DLQ redrive").',
+    );
     for (const queue of props.jobQueues) {
       alarm(
         `${queue.node.id}OldestAge`,

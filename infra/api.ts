@@ -98,10 +98,12 @@ export class ChatApi extends Construct {
           ...props.environment,
           ...(route.table === 'none' ? {} : { [VARIABLES.tableName]: props.table.tableName, ...clerk }),
           ...(route.enqueues ? { [VARIABLES[QUEUES[route.enqueues].urlVariable]]: props.queues[route.enqueues].queueUrl } : {}),
+          ...(route.publishesEvents ? { [VARIABLES.webhookQueueUrl]: props.queues.webhooks.queueUrl } : {}),
         },
       });
       fn.grantTable(props.table, route.table);
       if (route.enqueues) props.queues[route.enqueues].grantSendMessages(fn);
+      if (route.publishesEvents) props.queues.webhooks.grantSendMessages(fn);
       if (readsClerkSecret) {
         fn.addToRolePolicy(
           new PolicyStatement({

@@ -43,10 +43,12 @@ export class ChatStack extends Stack {
       accessLogs: this.api.accessLogs,
       apiFunctions: this.api.functions,
       streamFunctions: this.api.streams.map((stream) => stream.fn),
-      workers: this.jobs.answering,
+      workers: [...this.jobs.answering, ...this.jobs.others],
       deadLetterConsumers: this.jobs.deadLetterConsumers,
-      jobQueues: Object.values(this.jobs.queues),
-      deadLetterQueues: Object.values(this.jobs.deadLetterQueues),
+      // Webhook events wait hours between tries by design: their age is no alarm, their dead letters are.
+      jobQueues: [this.jobs.queues.ask, this.jobs.queues.ctx],
+      deadLetterQueues: [this.jobs.deadLetterQueues.ask, this.jobs.deadLetterQueues.ctx],
+      eventDeadLetterQueue: this.jobs.deadLetterQueues.webhooks,
       table: this.table.table,
       email: settings.alarmEmail,
     });

@@ -4,7 +4,7 @@ import { ArnPrincipal, CfnRole, CompositePrincipal, PolicyDocument, PolicyStatem
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueId } from '../shared/contract/queues.js';
+import { QUEUE_SETTINGS, QUEUES, queueName, WORKER_TIMEOUT_SECONDS, type QueueDefinition, type QueueId } from '../shared/contract/queues.js';
 import { WORKERS } from '../shared/contract/workers.js';
 import { VARIABLES } from '../shared/platform/env.js';
 import { SYSTEM_PROMPT_DEFINE } from '../shared/platform/system-prompt.js';
@@ -28,6 +28,8 @@ export class Jobs extends Construct {
   /** The workers that answer jobs (with their timeout), and the dead-letter consumers. */
   readonly answering: Array<{ fn: AppFunction; timeoutSeconds: number }> = [];
   readonly deadLetterConsumers: AppFunction[] = [];
+  /** The other consumers: the webhook delivery (with its timeout). */
+  readonly others: Array<{ fn: AppFunction; timeoutSeconds: number }> = [];
   /** The role the answering workers take, tagged with an organization, to read that organization's secret only. */
   readonly tenantSecretsRole: Role;
 
@@ -35,7 +37,7 @@ export class Jobs extends Construct {
     super(scope, id);
     const { settings } = props;
     const removal = settings.protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    for (const definition of Object.values(QUEUES)) {
+    for (const definition of Object.values(QUEUES) as QueueDefinition[]) {
       const deadLetter = new Queue(this, `${definition.id}DeadLetters`, {
         queueName: queueName(settings.stage, definition, true),
         fifo: definition.fifo || undefined,
@@ -49,8 +51,9 @@ export class Jobs extends Construct {
       this.queues[definition.id] = new Queue(this, `${definition.id}Queue`, {
         queueName: queueName(settings.stage, definition),
         fifo: definition.fifo || undefined,
-        visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
-        deadLetterQueue: { queue: deadLetter, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount },
+        visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds ?? QUEUE_SETTINGS.visibilityTimeoutSeconds),
+        ...(definition.retentionSeconds ? { retentionPeriod: Duration.seconds(definition.retentionSeconds) } : {}),
+        deadLetterQueue: { queue: deadLetter, maxReceiveCount: definition.maxReceiveCount ?? QUEUE_SETTINGS.maxReceiveCount },
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
       });
@@ -64,44 +67,55 @@ export class Jobs extends Construct {
     });
     for (const worker of WORKERS) {
       const queue = worker.deadLetter ? this.deadLetterQueues[worker.queue] : this.queues[worker.queue];
+      const answers = worker.purpose === 'answer';
+      const timeoutSeconds = worker.timeoutSeconds ?? WORKER_TIMEOUT_SECONDS;
       const fn = new AppFunction(this, worker.name, {
         entry: worker.entry,
         serviceName: 'ai-chat-worker',
-        timeout: Duration.seconds(WORKER_TIMEOUT_SECONDS),
+        timeout: Duration.seconds(timeoutSeconds),
         memorySize: worker.memoryMb,
         // The stage's system prompt is built into the answering workers' bundles, not put in an
         // environment variable (4 KB per function at most) of every function.
-        ...(settings.systemPrompt && !worker.deadLetter
+        ...(settings.systemPrompt && answers
           ? { bundling: { define: { ...BUNDLING.define, [SYSTEM_PROMPT_DEFINE]: JSON.stringify(settings.systemPrompt) } } }
           : {}),
         logRetention: settings.logRetentionDays,
         logRemovalPolicy: removal,
         environment: {
           ...props.environment,
-          [VARIABLES.tableName]: props.table.tableName,
-          // An answering worker changes the visibility of its own queue's messages to retry them later.
-          ...(worker.deadLetter
-            ? {}
-            : {
-                [VARIABLES[QUEUES[worker.queue].urlVariable]]: queue.queueUrl,
-                [VARIABLES.orgSecretPrefix]: settings.orgSecretPrefix,
-                [VARIABLES.orgMaxInFlight]: String(settings.orgMaxInFlight),
-              }),
+          ...(worker.table === 'none' ? {} : { [VARIABLES.tableName]: props.table.tableName }),
+          // A worker that retries later changes the visibility of its own queue's messages.
+          ...(worker.deadLetter ? {} : { [VARIABLES[QUEUES[worker.queue].urlVariable]]: queue.queueUrl }),
+          // The delivery reads the organizations' webhook secrets, named after their settings secrets.
+          ...(answers || worker.purpose === 'deliver' ? { [VARIABLES.orgSecretPrefix]: settings.orgSecretPrefix } : {}),
+          ...(answers ? { [VARIABLES.orgMaxInFlight]: String(settings.orgMaxInFlight) } : {}),
+          ...(worker.publishesEvents ? { [VARIABLES.webhookQueueUrl]: this.queues.webhooks.queueUrl } : {}),
         },
       });
       fn.grantTable(props.table, worker.table);
       // An answering worker puts a job it had no time to try back on its own queue (shared/jobs/job-queue.ts).
-      if (!worker.deadLetter) queue.grantSendMessages(fn);
+      if (answers) queue.grantSendMessages(fn);
+      if (worker.publishesEvents) this.queues.webhooks.grantSendMessages(fn);
+      if (worker.purpose === 'deliver') {
+        // The webhook secrets only (`<prefix><org>/webhook`), never the organizations' model keys.
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${settings.orgSecretPrefix}*/webhook-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+          }),
+        );
+      }
       fn.addEventSource(
         new SqsEventSource(queue, {
           batchSize: QUEUE_SETTINGS.batchSize,
           reportBatchItemFailures: true,
-          maxConcurrency: worker.deadLetter ? worker.maxConcurrency : settings.workerMaxConcurrency,
+          maxConcurrency: answers ? settings.workerMaxConcurrency : worker.maxConcurrency,
         }),
       );
       this.workers.push(fn);
-      if (worker.deadLetter) this.deadLetterConsumers.push(fn);
-      else this.answering.push({ fn, timeoutSeconds: WORKER_TIMEOUT_SECONDS });
+      if (worker.purpose === 'dead-letters') this.deadLetterConsumers.push(fn);
+      else if (answers) this.answering.push({ fn, timeoutSeconds });
+      else this.others.push({ fn, timeoutSeconds });
     }
 
     // Attribute-based access to the organizations' keys: the workers' own roles read no secret; they

@@ -28,6 +28,15 @@ export function acknowledgeNagFindings(stack: ChatStack, settings: StageSettings
     'Each organization has its own secret under this stage\u2019s prefix; the tenant role may read one of them only ' +
       'where its tag org equals the session\u2019s tag org (secretsmanager:ResourceTag/org = aws:PrincipalTag/org).',
   );
+  const delivery = stack.jobs.workers.find((fn) => fn.node.id === 'WebhookDelivery');
+  if (delivery) {
+    acknowledge(
+      delivery.role!,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${settings.orgSecretPrefix}*/webhook-??????]`,
+      'The webhook delivery signs each organization\u2019s events with its webhook secret (`<prefix><org>/webhook`): it may read those ' +
+        'secrets and no other (not the organizations\u2019 model keys), and no table.',
+    );
+  }
   acknowledge(
     stack.api.api,
     'AwsSolutions-APIG4',

@@ -90,6 +90,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     [VARIABLES.tableName]: LOCAL_TABLE,
     [VARIABLES.stage]: LOCAL_STAGE,
+    // Webhooks on this machine (http://127.0.0.1) are called; in AWS only public https ones.
+    [VARIABLES.webhookAllowLoopback]: '1',
     ...Object.fromEntries(Object.values(QUEUES).map((queue) => [VARIABLES[queue.urlVariable], sqs.queues[queue.id].url])),
   });
   delete env.AWS_PROFILE;
@@ -158,7 +160,7 @@ export function workerPollers(
       functionName: worker.name,
       batchSize: QUEUE_SETTINGS.batchSize,
       maxConcurrency: worker.maxConcurrency,
-      timeoutSeconds: WORKER_TIMEOUT_SECONDS,
+      timeoutSeconds: worker.timeoutSeconds ?? WORKER_TIMEOUT_SECONDS,
       loadHandler: async () => (await import(pathToFileURL(options.entryFile(worker.entry)).href)).handler as SqsHandler,
       log: options.log,
     });

@@ -22,7 +22,7 @@ export interface LocalSqs {
 }
 
 /**
- * Starts local-aws-sqs in this process with the stack's queues: each job queue with its dead-letter
+ * Starts local-aws-sqs in this process with the stack's queues: each queue with its dead-letter
  * queue and the same redrive policy. `visibilityTimeoutSeconds` can be shortened for tests.
  */
 export async function startLocalSqs(options: { stage: string; visibilityTimeoutSeconds?: number }): Promise<LocalSqs> {
@@ -43,10 +43,12 @@ export async function startLocalSqs(options: { stage: string; visibilityTimeoutS
       MessageRetentionPeriod: String(QUEUE_SETTINGS.deadLetterRetentionSeconds),
     });
     const deadLetterArn = await arnOf(client, deadLetterUrl);
+    const queue: QueueDefinition = definition;
     const url = await createQueue(client, queueName(options.stage, definition), {
       ...fifoAttributes,
-      VisibilityTimeout: String(visibility),
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount }),
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? queue.visibilityTimeoutSeconds ?? visibility),
+      ...(queue.retentionSeconds ? { MessageRetentionPeriod: String(queue.retentionSeconds) } : {}),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: queue.maxReceiveCount ?? QUEUE_SETTINGS.maxReceiveCount }),
     });
     queues[definition.id] = { definition, url, arn: await arnOf(client, url), deadLetterUrl, deadLetterArn };
   }

@@ -43,6 +43,8 @@ export interface RouteDefinition {
   readonly table: 'read' | 'write' | 'none';
   /** The job queue this route puts work on: only these routes may send to it. */
   readonly enqueues?: QueueId;
+  /** Sends the events of the items it settles (a cancel) to the webhooks queue. */
+  readonly publishesEvents?: true;
   /** Path parameters; ids that fail it name nothing, so they answer 404 `<notFoundName> not found.` */
   readonly params?: z.ZodMiniObject;
   readonly notFoundName?: string;
@@ -222,6 +224,7 @@ export const routes = {
     path: `${SESSION}/messages/{message_id}/cancel`,
     entry: 'functions/messages/cancel.ts',
     table: 'write',
+    publishesEvents: true,
     params: MessagePathParams,
     notFoundName: 'Message',
     status: 200,
@@ -277,6 +280,7 @@ export const routes = {
     path: `${SESSION}/ctx/{ctx_id}/cancel`,
     entry: 'functions/tasks/cancel.ts',
     table: 'write',
+    publishesEvents: true,
     params: TaskPathParams,
     notFoundName: 'Context task',
     status: 200,

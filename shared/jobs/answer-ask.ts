@@ -94,7 +94,7 @@ async function answerTurn(
         },
         attempt,
       )
-    : settleFailed(db, { kind: ANSWER, key, claimed }, attempt, ANSWER.failedFields(QUESTION_DELETED));
+    : settleFailed(db, { kind: ANSWER, key, claimed, orgId: job.org_id }, attempt, ANSWER.failedFields(QUESTION_DELETED));
 }
 
 /** A message of the tail by id (ids descend as the tail goes), or undefined once past it. */

@@ -11,7 +11,7 @@ import type { Db } from '../store/client.js';
 import { release, settle, type WorkItemFields } from './claims.js';
 import { liveWriter, readProgress } from './progress.js';
 import { progressPump } from './progress-pump.js';
-import { countUsage, usageOf } from './finished.js';
+import { afterSettled, countUsage, usageOf } from './finished.js';
 import { gaveUpSentence, type WorkItemState, type WorkKind } from './work-items.js';
 
 /** What became of a job: finished (delete it), or to be tried again after a delay. */
@@ -203,7 +203,7 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
   addMetric(`${work.kind.metric}Completed`, MetricUnit.Count, 1);
   addMetric('ModelLatency', MetricUnit.Milliseconds, now - modelStartedAt);
   addMetric('QueueWait', MetricUnit.Milliseconds, queueMs);
-  let settled: boolean;
+  let settled: Awaited<ReturnType<typeof settle>>;
   try {
     settled = await persistently(attempt, () => settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.done, {
       ...work.doneFields(result),
@@ -223,8 +223,8 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
     await counted();
     return outcome;
   }
-  // A worker whose claim was taken over leaves the count to the one that settles the item.
-  if (settled) await counted();
+  // A worker whose claim was taken over leaves the count and the event to the one that settles the item.
+  if (settled) await Promise.all([counted(), afterSettled(work.orgId, work.kind, settled)]);
   return FINISHED;
 }
 
@@ -250,28 +250,30 @@ const tooLarge = (answerBytes: number, room: number) =>
 /** Settles a claimed item as failed with `fields` (the kind's failed fields of a sentence). */
 export async function settleFailed(
   db: Db,
-  work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed'>,
+  work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed' | 'orgId'>,
   attempt: Attempt,
   fields: WorkItemFields,
 ): Promise<Outcome> {
   const now = Date.now();
   addMetric(`${work.kind.metric}Failed`, MetricUnit.Count, 1);
-  await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.failed, {
+  const settled = await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.failed, {
     ...fields,
     completed_at: new Date(now).toISOString(),
     latency_ms: now - Date.parse(work.claimed.created_at),
   });
+  await afterSettled(work.orgId, work.kind, settled);
   return FINISHED;
 }
 
 /** Settles a claimed item as cancelled, keeping `textSoFar` (a no-op if the cancel wrote it first). */
-async function settleCancelled(db: Db, work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed'>, attempt: Attempt, textSoFar: string): Promise<Outcome> {
+async function settleCancelled(db: Db, work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed' | 'orgId'>, attempt: Attempt, textSoFar: string): Promise<Outcome> {
   const now = Date.now();
-  await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.cancelled, {
+  const settled = await settle(db, work.key, work.kind.lifecycle, attempt.claimer, work.kind.lifecycle.cancelled, {
     ...work.kind.cancelledFields(textSoFar),
     completed_at: new Date(now).toISOString(),
     latency_ms: now - Date.parse(work.claimed.created_at),
   });
+  await afterSettled(work.orgId, work.kind, settled);
   return FINISHED;
 }
 

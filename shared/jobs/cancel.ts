@@ -7,7 +7,8 @@ import { isFinished, type WorkKind } from './work-items.js';
 
 /** What became of a cancel: the item cancelled now or before, finished otherwise, or gone. */
 export type CancelOutcome =
-  | { outcome: 'cancelled'; item: ClaimedItem }
+  /** `now`: this cancel settled it (and not an earlier one). */
+  | { outcome: 'cancelled'; item: ClaimedItem; now?: true }
   | { outcome: 'finished'; item: ClaimedItem }
   | { outcome: 'gone' };
 
@@ -26,7 +27,7 @@ export async function cancelWork(db: Db, kind: WorkKind, key: { pk: string; sk: 
     // as the worker keeps it when it finds the cancel (and as a stream of it showed).
     const committed = (await readProgress(db, ref))?.text ?? '';
     const waiting = await settleFrom(db, key, [states.pending], states.cancelled, fields(committed));
-    if (waiting) return { outcome: 'cancelled', item: waiting };
+    if (waiting) return { outcome: 'cancelled', item: waiting, now: true };
     const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true }));
     const item = Item as ClaimedItem | undefined;
     if (!item) return { outcome: 'gone' };
@@ -36,7 +37,7 @@ export async function cancelWork(db: Db, kind: WorkKind, key: { pk: string; sk: 
     await markCancelled(db, ref, new Date().toISOString());
     const textSoFar = (await readProgress(db, ref))?.text ?? '';
     const running = await settleFrom(db, key, [states.processing], states.cancelled, fields(textSoFar));
-    if (running) return { outcome: 'cancelled', item: running };
+    if (running) return { outcome: 'cancelled', item: running, now: true };
   }
   // Released and claimed again three times over while this ran: the caller may simply try again.
   throw new AppError('unavailable', 'cancel_raced', 'The answer changed state while it was being cancelled. Cancel it again.', { retryAfterSeconds: 1 });

@@ -73,12 +73,12 @@ export async function claim<Item extends WorkItemState = ClaimedItem>(
 /**
  * Writes a claimed item's outcome, if this claimer still holds it (a worker whose lease was taken
  * over must not overwrite the new holder's work). `fields` are set; `status` becomes `status`.
- * @returns false when the claim was lost.
+ * @returns the item as written, or undefined when the claim was lost.
  */
-export async function settle(db: Db, key: Key, states: Lifecycle, claimer: string, status: string, fields: Item): Promise<boolean> {
+export async function settle(db: Db, key: Key, states: Lifecycle, claimer: string, status: string, fields: Item): Promise<ClaimedItem | undefined> {
   const { UpdateExpression, names, values } = finalUpdate(status, fields);
   try {
-    await db.doc.send(
+    const { Attributes } = await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
         Key: key,
@@ -86,11 +86,12 @@ export async function settle(db: Db, key: Key, states: Lifecycle, claimer: strin
         ConditionExpression: '#status = :processing AND claimed_by = :claimer',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ...values, ':processing': states.processing, ':claimer': claimer },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return true;
+    return Attributes as ClaimedItem;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
+    if (isConditionFailure(error)) return undefined;
     throw error;
   }
 }

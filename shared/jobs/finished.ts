@@ -1,4 +1,9 @@
+import { publishFinished } from '../events/publish.js';
 import type { ChatMessage } from '../llm/prompt.js';
+import type { MessageItem } from '../messages/repository.js';
+import type { TaskItem } from '../tasks/repository.js';
+import type { ClaimedItem } from './claims.js';
+import { ANSWER, type WorkKind } from './work-items.js';
 import { estimateTokens } from '../llm/prompt.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import type { TokenUsage } from '../usage/repository.js';
@@ -24,4 +29,13 @@ export async function countUsage(entry: { orgId: string; userId: unknown; model:
     addMetric('UsageNotCounted', MetricUnit.Count, 1);
     logger.error('could not count usage', { error: (error as Error).name, tokens: entry.usage.total_tokens });
   }
+}
+
+/**
+ * What follows an item settled just now by this caller (and by no other): its event for the
+ * organization's webhook, if it has one.
+ */
+export async function afterSettled(orgId: string, kind: WorkKind, item: ClaimedItem | undefined): Promise<void> {
+  if (!item) return;
+  await publishFinished(orgId, kind === ANSWER ? { message: item as unknown as MessageItem } : { task: item as unknown as TaskItem });
 }

@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUES, type QueueId } from '../contract/queues.js';
-import { env } from '../platform/env.js';
+import { env, VARIABLES } from '../platform/env.js';
 import { traced } from '../platform/tracing.js';
 import type { Job } from './job-schema.js';
 
@@ -13,8 +13,20 @@ export interface JobQueue {
 let client: SQSClient | undefined;
 const sqs = (): SQSClient => (client ??= traced(new SQSClient({})));
 
-/** The URL of a job queue, from the variable its definition names. */
-const queueUrlOf = (queue: QueueId): string => env[QUEUES[queue].urlVariable]();
+/** The URL of a queue, from the variable its definition names. */
+function queueUrlOf(queue: QueueId): string {
+  const url = env[QUEUES[queue].urlVariable]();
+  if (!url) throw new Error(`${VARIABLES[QUEUES[queue].urlVariable]} is not set`);
+  return url;
+}
+
+/**
+ * Sends one message to one of the stack's queues (a job, an event, an erasure).
+ * @example await sendToQueue('webhooks', JSON.stringify(event));
+ */
+export async function sendToQueue(queue: QueueId, body: string, options: { delaySeconds?: number } = {}): Promise<void> {
+  await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(queue), MessageBody: body, ...(options.delaySeconds ? { DelaySeconds: options.delaySeconds } : {}) }));
+}
 
 /**
  * The job queues on SQS. Asks go to the FIFO queue with one message group per session (turns in
@@ -42,7 +54,7 @@ export async function requeueJob(job: Job, previousMessageId: string, delaySecon
   await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...placement }));
 }
 
-/** Makes a received job come back after `seconds` (SQS's own backoff for a retry). */
+/** Makes a received message come back after `seconds` (SQS's own backoff for a retry). */
 export async function retryJobLater(queue: QueueId, receiptHandle: string, seconds: number): Promise<void> {
   await sqs().send(
     new ChangeMessageVisibilityCommand({

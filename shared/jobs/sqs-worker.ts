@@ -1,10 +1,8 @@
 import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUE_SETTINGS, QUEUES, type QueueId } from '../contract/queues.js';
-import { injectLambdaContext } from '../platform/logger.js';
-import { logger, publishMetrics } from '../platform/observability.js';
-import { tracing } from '../platform/tracing.js';
+import { logger } from '../platform/observability.js';
+import { observedWorker } from '../platform/observed-worker.js';
 import { defaultDb } from '../store/client.js';
 import { answerAsk } from './answer-ask.js';
 import { answerTask } from './answer-task.js';
@@ -50,7 +48,7 @@ export function parseJobRecord(record: SQSRecord, queue?: QueueId): Job {
  * at once, so that it reaches the dead-letter queue after its receives.
  */
 export function jobWorker(queue: QueueId) {
-  return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  return observedWorker(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const db = defaultDb();
     const groupDelays = new Map<string, number>();
     const retimed = new Set<string>();
@@ -151,20 +149,12 @@ function deadLetterQueueOf(record: SQSRecord): QueueId | undefined {
   return Object.values(QUEUES).find((queue) => name.endsWith(`-${queue.id}-dlq${queue.fifo ? '.fifo' : ''}`))?.id;
 }
 
-/** A worker with the Powertools logger context, tracer and metrics. */
-function observed(handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
-  return middy(handler)
-    .use(injectLambdaContext())
-    .use(tracing())
-    .use(publishMetrics());
-}
-
 /**
  * The consumer of a dead-letter queue: each job there failed for good, and its item says so. A
  * malformed record is logged as an error and dropped: it has nowhere further to go.
  */
 export function deadLetterWorker() {
-  return observed(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  return observedWorker(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const processor = new BatchProcessor(EventType.SQS);
     const db = defaultDb();
     return processPartialResponse(

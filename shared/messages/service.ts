@@ -13,6 +13,7 @@ import { dynamoSessionRepository, type SessionRepository } from '../sessions/rep
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
+import { publishFinished, type PublishFinished } from '../events/publish.js';
 import type { Page } from '../store/paging.js';
 import { dynamoMessageRepository, toMessage, type MessageItem, type MessageRepository, type NewMessage } from './repository.js';
 import type { AskAccepted, AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schema.js';
@@ -24,6 +25,8 @@ export interface MessageServiceDeps {
   sessions: Pick<SessionRepository, 'addMessageCount'>;
   /** Who may use which session (the sessions' own rules). */
   access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
+  /** Sends the event of an answer a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
+  publish?: PublishFinished;
 }
 
 export interface AskServiceDeps extends MessageServiceDeps {
@@ -105,7 +108,7 @@ export type AskService = ReturnType<typeof askService>;
  * The messages' rules: adding, reading, listing and deleting messages, and the deadline past which
  * a waiting answer is given up when read.
  */
-export function messageService({ messages, sessions, access, readLimit }: MessageServiceDeps) {
+export function messageService({ messages, sessions, access, readLimit, publish }: MessageServiceDeps) {
   /** Fails a waiting answer read past the deadline; shows one being generated with its text so far. */
   const view = async (item: MessageItem): Promise<Message> => {
     const current = await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields));
@@ -194,6 +197,7 @@ export function messageService({ messages, sessions, access, readLimit }: Messag
       if (cancelled.outcome === 'finished') {
         throw conflict(`This answer has already finished (${cancelled.item.status}); there is nothing to cancel.`, 'already_finished');
       }
+      if (cancelled.now) await publish?.(principal.orgId, { message: cancelled.item as unknown as MessageItem });
       return toMessage(cancelled.item as unknown as MessageItem);
     },
 
@@ -223,6 +227,13 @@ let asking: AskService | undefined;
 export function defaultMessageService(): MessageService {
   messages ??= messageService({ ...tableDeps(), readLimit: orgReadLimiter(dynamoRateWindowRepository(defaultDb(), 'READS')) });
   return messages;
+}
+
+let cancelling: MessageService | undefined;
+/** The message service of the cancel route: it also sends the event of the answer it cancels. */
+export function defaultMessageCancelService(): MessageService {
+  cancelling ??= messageService({ ...tableDeps(), publish: publishFinished });
+  return cancelling;
 }
 
 /** The ask service on this process's table and queues, made on first use. */

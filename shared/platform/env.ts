@@ -10,6 +10,12 @@ export const VARIABLES = {
   askQueueUrl: 'ASK_QUEUE_URL',
   /** The task queue keeps the name the URLs use (`/ctx`), as the deployed stack does. */
   taskQueueUrl: 'CTX_QUEUE_URL',
+  /** Finished answers' and tasks' events, for the organizations' webhooks. */
+  webhookQueueUrl: 'WEBHOOK_QUEUE_URL',
+  /** Local only: the waits between a webhook's tries, in seconds, comma-separated (else Standard Webhooks' schedule). */
+  webhookRetrySeconds: 'LOCAL_WEBHOOK_RETRY_SECONDS',
+  /** Local only: webhooks may be http://127.0.0.1 (in AWS only https to public addresses). */
+  webhookAllowLoopback: 'LOCAL_WEBHOOK_ALLOW_LOOPBACK',
   orgRateLimitPerMinute: 'ORG_RATE_LIMIT_PER_MINUTE',
   orgReadRateLimitPerMinute: 'ORG_READ_RATE_LIMIT_PER_MINUTE',
   orgMaxInFlight: 'ORG_MAX_IN_FLIGHT',
@@ -64,6 +70,16 @@ export const env = {
   tableName: () => required('tableName'),
   askQueueUrl: () => required('askQueueUrl'),
   taskQueueUrl: () => required('taskQueueUrl'),
+  /** Unset: no function publishes webhook events (a stack or test without the queue). */
+  webhookQueueUrl: () => raw('webhookQueueUrl'),
+  /** Local only: a shorter schedule of webhook retries (seconds after each failed try). */
+  webhookRetrySeconds: (): number[] | undefined => list('webhookRetrySeconds')?.map((item) => {
+    const seconds = Number(item);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`${VARIABLES.webhookRetrySeconds} must be numbers of seconds, got "${item}"`);
+    return seconds;
+  }),
+  /** Local only: webhooks on http://127.0.0.1 or localhost are called. */
+  webhookAllowLoopback: () => raw('webhookAllowLoopback') === '1',
   /** Asks and tasks an organization may start in any minute. */
   orgRateLimitPerMinute: () => numberOf('orgRateLimitPerMinute', 120, 1),
   /**

@@ -26,7 +26,10 @@ export type MetricName =
   | 'JobQueued'
   | 'RateLimited'
   | 'BudgetExhausted'
-  | 'UsageNotCounted';
+  | 'UsageNotCounted'
+  | 'EventNotQueued'
+  | 'WebhookDelivered'
+  | 'WebhookFailed';
 
 /** Values recorded since the last publish, by metric. */
 const stored = new Map<MetricName, { unit: string; values: number[] }>();

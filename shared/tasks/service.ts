@@ -14,6 +14,7 @@ import { dynamoSessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
+import { publishFinished, type PublishFinished } from '../events/publish.js';
 import { dynamoTaskRepository, toTask, type TaskItem, type TaskRepository } from './repository.js';
 import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 
@@ -21,6 +22,8 @@ export interface TaskServiceDeps {
   tasks: TaskRepository;
   /** Who may use which session (the sessions' own rules). */
   access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
+  /** Sends the event of a task a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
+  publish?: PublishFinished;
 }
 
 export interface TaskStartServiceDeps extends TaskServiceDeps {
@@ -81,7 +84,7 @@ export function taskStartService({ tasks, access, queue, rateLimit, checkBudget 
 export type TaskStartService = ReturnType<typeof taskStartService>;
 
 /** Reading a task: scoped to the caller, failed when read past the deadline. */
-export function taskService({ tasks, access }: TaskServiceDeps) {
+export function taskService({ tasks, access, publish }: TaskServiceDeps) {
   return {
     /** Follows a task as it is answered (a stream), as an answer is followed (see the message service). */
     async follow(principal: Principal, sessionId: string, taskId: string, after: ResumePoint): Promise<AsyncIterable<FollowEvent>> {
@@ -102,6 +105,7 @@ export function taskService({ tasks, access }: TaskServiceDeps) {
       if (cancelled.outcome === 'finished') {
         throw conflict(`This task has already finished (${cancelled.item.status}); there is nothing to cancel.`, 'already_finished');
       }
+      if (cancelled.now) await publish?.(principal.orgId, { task: cancelled.item as unknown as TaskItem });
       return toTask(cancelled.item as unknown as TaskItem);
     },
 
@@ -137,6 +141,13 @@ let starting: TaskStartService | undefined;
 export function defaultTaskService(): TaskService {
   reading ??= taskService(tableDeps());
   return reading;
+}
+
+let cancelling: TaskService | undefined;
+/** The task service of the cancel route: it also sends the event of the task it cancels. */
+export function defaultTaskCancelService(): TaskService {
+  cancelling ??= taskService({ ...tableDeps(), publish: publishFinished });
+  return cancelling;
 }
 
 /** The task start service on this process's table and queues, made on first use. */

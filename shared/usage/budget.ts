@@ -1,8 +1,9 @@
 import { orgPolicy, type OrgPolicy } from '../org-policy/policy.js';
 import { AppError } from '../platform/errors.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
-import { defaultDb } from '../store/client.js';
-import { dynamoUsageRepository, type UsageRepository } from './repository.js';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { defaultDb, type Db } from '../store/client.js';
+import { keys } from '../store/keys.js';
 
 /** `YYYY-MM-DD` of a moment, in UTC. */
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -11,7 +12,7 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
  * An organization's monthly token budget, checked where new work is accepted (asks and tasks).
  * @example await monthlyBudget({ usage, policy }).check(principal.orgId);
  */
-export function monthlyBudget({ usage, policy = orgPolicy }: { usage: Pick<UsageRepository, 'days'>; policy?: (orgId: string) => Promise<OrgPolicy> }) {
+export function monthlyBudget({ tokensThisMonth, policy = orgPolicy }: { tokensThisMonth: (orgId: string, firstDay: string, today: string) => Promise<number>; policy?: (orgId: string) => Promise<OrgPolicy> }) {
   return {
     /**
      * Refuses new work with 429 `budget_exhausted` once the organization's tokens this UTC month have
@@ -22,8 +23,7 @@ export function monthlyBudget({ usage, policy = orgPolicy }: { usage: Pick<Usage
       const { monthly_token_budget: budget } = await policy(orgId);
       if (!budget) return;
       const today = utcDay(nowMs);
-      const days = await usage.days(orgId, `${today.slice(0, 8)}01`, today);
-      const used = days.reduce((sum, day) => sum + day.total_tokens, 0);
+      const used = await tokensThisMonth(orgId, `${today.slice(0, 8)}01`, today);
       if (used < budget) return;
       const now = new Date(nowMs);
       const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
@@ -40,9 +40,32 @@ export function monthlyBudget({ usage, policy = orgPolicy }: { usage: Pick<Usage
   };
 }
 
+/**
+ * The tokens of an organization's days from `from` to `to`: one query of its day items (at most 31),
+ * their totals only (the usage repository reads the rest; this stays small in the API's bundles).
+ */
+export async function tokensOfDays(db: Db, orgId: string, from: string, to: string): Promise<number> {
+  let used = 0;
+  let cursor: Record<string, unknown> | undefined;
+  do {
+    const page = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ProjectionExpression: 'total_tokens',
+        ExpressionAttributeValues: { ':pk': keys.usagePartition(orgId), ':from': `DAY#${from}`, ':to': `DAY#${to}` },
+        ExclusiveStartKey: cursor,
+      }),
+    );
+    for (const item of page.Items ?? []) used += Number(item.total_tokens ?? 0);
+    cursor = page.LastEvaluatedKey;
+  } while (cursor);
+  return used;
+}
+
 let budget: ReturnType<typeof monthlyBudget> | undefined;
 /** Checks the budget of the organization on the stage's table (see {@link monthlyBudget}). */
 export function checkMonthlyBudget(orgId: string): Promise<void> {
-  budget ??= monthlyBudget({ usage: dynamoUsageRepository(defaultDb()) });
+  budget ??= monthlyBudget({ tokensThisMonth: (org, from, to) => tokensOfDays(defaultDb(), org, from, to) });
   return budget.check(orgId);
 }

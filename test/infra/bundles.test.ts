@@ -104,12 +104,12 @@ describe('the Lambda bundles', () => {
     expect(measured.bytes / 1024).toBeLessThanOrEqual(maxKb(measured.names, kind));
   });
 
-  it('keep the OpenAI SDK out of every API handler, and have it in every worker', () => {
+  it('keep the OpenAI SDK out of every API handler and the webhook delivery, and have it in every answering worker', () => {
     const withOpenAi = (one: Bundle) => Object.keys(one.inputs).some((path) => path.includes('node_modules/openai/'));
-    const apiWithIt = bundles.filter((one) => one.kind === 'api' && withOpenAi(one)).map(label);
-    const workersWithout = bundles.filter((one) => one.kind === 'worker' && !withOpenAi(one)).map(label);
-    expect(apiWithIt).toEqual([]);
-    expect(workersWithout).toEqual([]);
+    const named = (purpose: string) => new Set(WORKERS.filter((worker) => worker.purpose === purpose).map((worker) => worker.name));
+    const is = (names: Set<string>) => (one: Bundle) => one.names.some((name) => names.has(name));
+    expect(bundles.filter((one) => (one.kind === 'api' || is(named('deliver'))(one)) && withOpenAi(one)).map(label)).toEqual([]);
+    expect(bundles.filter((one) => is(named('answer'))(one) && !withOpenAi(one)).map(label)).toEqual([]);
   });
 
   it('bundle no code but Clerk’s runtime that reads the web globals the bundles define away (reading one loads fetch)', async () => {
@@ -130,9 +130,9 @@ describe('the Lambda bundles', () => {
     expect(local).toEqual([]);
   });
 
-  it('keep the SQS client out of the API handlers that enqueue nothing', () => {
+  it('keep the SQS client out of the API handlers that enqueue nothing and send no event', () => {
     const withSqs = (one: Bundle) => Object.keys(one.inputs).some((path) => path.includes('node_modules/@aws-sdk/client-sqs/'));
-    const enqueuing = new Set(ROUTES.filter((route) => route.enqueues).map((route) => route.name));
+    const enqueuing = new Set(ROUTES.filter((route) => route.enqueues || route.publishesEvents).map((route) => route.name));
     const api = bundles.filter((one) => one.kind === 'api');
     expect(api.filter((one) => withSqs(one) && !one.names.some((name) => enqueuing.has(name))).map(label)).toEqual([]);
     expect(api.filter((one) => one.names.some((name) => enqueuing.has(name))).every(withSqs)).toBe(true);

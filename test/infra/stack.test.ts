@@ -3,7 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { buildApp } from '../../infra/build-app.js';
 import { stageSettings } from '../../infra/stage.js';
-import { QUEUE_SETTINGS, WORKER_TIMEOUT_SECONDS } from '../../shared/contract/queues.js';
+import { QUEUE_SETTINGS, WEBHOOK_RETRY_SECONDS, WORKER_TIMEOUT_SECONDS } from '../../shared/contract/queues.js';
+import { WORKERS } from '../../shared/contract/workers.js';
 import { ROUTES, routeKey } from '../../shared/contract/routes.js';
 import { createTableInput } from '../../shared/store/table.js';
 import { makeKeys } from '../../bin/local/tokens.js';
@@ -199,7 +200,7 @@ describe('the stack', () => {
 
   it('runs every function on Node 24, arm64, traced, with its own log group and retention', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions).toHaveLength(ROUTES.length + 4);
+    expect(functions).toHaveLength(ROUTES.length + WORKERS.length);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.any(String) });
@@ -251,9 +252,34 @@ describe('the stack', () => {
     dev.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-ctx-dlq', MessageRetentionPeriod: 1_209_600 });
   });
 
+  it('has a webhooks queue whose events get a first try and seven retries over about 28 hours, then a dead-letter queue and an alarm', () => {
+    dev.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'dev-webhooks',
+      FifoQueue: Match.absent(),
+      VisibilityTimeout: 90,
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 8 },
+      SqsManagedSseEnabled: true,
+    });
+    dev.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dev-webhooks-dlq', MessageRetentionPeriod: 1_209_600 });
+    // The retries' waits (the visibility a failed try sets) span at least 24 hours, the first within 30 s, each within SQS's 12 h.
+    expect(WEBHOOK_RETRY_SECONDS).toHaveLength(7);
+    expect(WEBHOOK_RETRY_SECONDS[0]).toBeLessThanOrEqual(30);
+    expect(WEBHOOK_RETRY_SECONDS.reduce((sum, wait) => sum + wait, 0)).toBeGreaterThanOrEqual(24 * 3600);
+    expect(Math.max(...WEBHOOK_RETRY_SECONDS)).toBeLessThanOrEqual(12 * 3600);
+    const [alarm] = Object.values(prod.findResources('AWS::CloudWatch::Alarm')).filter((candidate: any) => candidate.Properties.AlarmName === 'ai-chat-prod-WebhookEventsDeadLettered') as Resource[];
+    expect(alarm!.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, AlarmActions: [{ Ref: expect.stringMatching(/^AlarmsTopic/) }] });
+    expect(JSON.stringify(alarm!.Properties.Dimensions)).toMatch(/webhooksDeadLetters/);
+    // The delivery: fed from the queue, 30 s to deliver a batch side by side (10 s a try).
+    const delivery = dev.findResources('AWS::Lambda::Function')[functionId(dev, 'WebhookDelivery')]!;
+    expect(delivery.Properties.Timeout).toBe(30);
+    expect(delivery.Properties.Environment.Variables).toMatchObject({ ORG_SECRET_PREFIX: 'ai-chat/dev/orgs/', WEBHOOK_QUEUE_URL: { Ref: expect.stringMatching(/webhooksQueue/) } });
+    expect(delivery.Properties.Environment.Variables.TABLE_NAME).toBeUndefined();
+  });
+
   it('feeds each worker from its queue with partial batch failures and a maximum concurrency', () => {
     const mappings = Object.values(dev.findResources('AWS::Lambda::EventSourceMapping')) as Resource[];
-    expect(mappings).toHaveLength(4);
+    expect(mappings).toHaveLength(WORKERS.length);
     for (const mapping of mappings) {
       expect(mapping.Properties).toMatchObject({
         FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -301,20 +327,30 @@ describe('the stack', () => {
       }
     });
 
-    it('lets only the ask and ctx handlers enqueue, each on its own queue, and the answering workers requeue on theirs', () => {
+    it('lets only the ask and ctx handlers enqueue, each on its own queue, the answering workers requeue on theirs, and those that settle items send events', () => {
       const senders = [...statements].filter(([, list]) => actionsOf(list).includes('sqs:SendMessage')).map(([fn]) => fn).sort();
-      expect(senders).toEqual([functionId(dev, 'Ask'), functionId(dev, 'CreateTask'), functionId(dev, 'AskWorker'), functionId(dev, 'CtxWorker')].sort());
-      const target = (name: string) => statements.get(functionId(dev, name))!.find((statement) => actionsOf([statement]).includes('sqs:SendMessage'))!.Resource;
-      expect(JSON.stringify(target('Ask'))).toMatch(/askQueue/);
-      expect(JSON.stringify(target('CreateTask'))).toMatch(/ctxQueue/);
-      expect(JSON.stringify(target('AskWorker'))).toMatch(/askQueue/);
-      expect(JSON.stringify(target('CtxWorker'))).toMatch(/ctxQueue/);
+      const eventSenders = ['CancelMessage', 'CancelTask', 'AskWorker', 'CtxWorker', 'AskDeadLetters', 'CtxDeadLetters'];
+      expect(senders).toEqual([...new Set(['Ask', 'CreateTask', ...eventSenders])].map((name) => functionId(dev, name)).sort());
+      const targets = (name: string) =>
+        statements.get(functionId(dev, name))!.filter((statement) => actionsOf([statement]).includes('sqs:SendMessage')).map((statement) => JSON.stringify(statement.Resource).match(/(ask|ctx|webhooks)Queue/)?.[1]).sort();
+      expect(targets('Ask')).toEqual(['ask']);
+      expect(targets('CreateTask')).toEqual(['ctx']);
+      expect(targets('AskWorker')).toEqual(['ask', 'webhooks']);
+      expect(targets('CtxWorker')).toEqual(['ctx', 'webhooks']);
+      for (const name of ['CancelMessage', 'CancelTask', 'AskDeadLetters', 'CtxDeadLetters']) expect(targets(name)).toEqual(['webhooks']);
+      // The delivery sends nothing, reads no table, and reads the webhook secrets only.
+      const delivery = statements.get(functionId(dev, 'WebhookDelivery'))!;
+      expect(actionsOf(delivery).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+      const secrets = delivery.filter((statement) => actionsOf([statement]).includes('secretsmanager:GetSecretValue'));
+      expect(secrets).toHaveLength(1);
+      expect(JSON.stringify(secrets[0]!.Resource)).toContain(':secret:ai-chat/dev/orgs/*/webhook-??????');
     });
 
     it('lets no function read organization secrets: the answering workers take the tenant role, tagged with one org, which reads only that org’s', () => {
       const readers = [...statements].filter(([, list]) => actionsOf(list).includes('secretsmanager:GetSecretValue')).map(([owner]) => owner);
       const [tenantRoleId] = Object.keys(dev.findResources('AWS::IAM::Role')).filter((id) => /TenantSecretsRole[0-9A-F]{8}$/.test(id));
-      expect(readers).toEqual([tenantRoleId]);
+      // The delivery reads the organizations' webhook secrets (`<org>/webhook`), which hold no model key.
+      expect(readers.sort()).toEqual([tenantRoleId, functionId(dev, 'WebhookDelivery')].sort());
       // The tenant role reads the stage's org secrets only where the secret's tag org is the session's.
       const read = statements.get(tenantRoleId!)!.find((statement) => actionsOf([statement]).includes('secretsmanager:GetSecretValue')) as Statement & { Condition: unknown };
       expect(JSON.stringify(read.Resource)).toContain(':secret:ai-chat/dev/orgs/*');
@@ -379,13 +415,13 @@ describe('the stack', () => {
     // Dead letters as they arrive (their consumers drain them) and as they wait; the job queues' waits.
     expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'NumberOfMessagesReceived')).toHaveLength(2);
     expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateAgeOfOldestMessage')).toHaveLength(4);
-    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(0);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
     // Functions: throttles (every function), the answering workers near their timeout, crashes.
     const throttled = new Set(named('').filter((alarm) => String(alarm.Properties.AlarmName).includes('FunctionThrottles')).flatMap((alarm) => JSON.stringify(alarm.Properties.Metrics).match(/"FunctionName","Value":\{"Ref":"[^"]+"/g) ?? []));
     expect(throttled.size).toBe(Object.keys(prod.findResources('AWS::Lambda::Function')).length);
     const nearTimeout = alarms.filter((alarm) => alarm.Properties.MetricName === 'Duration');
-    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900]);
-    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors')).toHaveLength(6);
+    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900, 30 * 900]);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors')).toHaveLength(7);
     // The table, and the API as rates of its requests (429s counted from the access log).
     for (const metric of ['ReadThrottleEvents', 'WriteThrottleEvents']) expect(metricsOf(named('TableThrottles')[0]!)).toContain(metric);
     expect(metricsOf(named('TableSystemErrors')[0]!)).toEqual(Array(7).fill('SystemErrors'));
