@@ -65,7 +65,7 @@ export class ChatStack extends Stack {
     } else {
       new CfnOutput(this, 'HttpApiUrl', { value: `${this.api.api.apiEndpoint}/openai`, description: 'The HTTP API itself: every route but the streams.' });
     }
-    new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
+    new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The stage\u2019s table (npm run org finds it by its name, or takes it with --table).' });
     new CfnOutput(this, 'AlarmTopic', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'OrgSecretPrefix', { value: settings.orgSecretPrefix, description: 'npm run org -- set <org> --stage <stage> writes here.' });
   }

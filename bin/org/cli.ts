@@ -5,6 +5,8 @@
  * Exit status: 0 done, 2 invalid command or input, 1 Secrets Manager refused or failed.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { checkWebhookUrl, parseLimit, removeOrgPolicy, setOrgPolicy, type PolicyResult } from './policy.js';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL } from '../../shared/contract/rules.js';
 import {
@@ -34,6 +36,12 @@ Commands:
                                         new organization needs one
                       --base-url URL    an OpenAI-compatible base URL (http or https); '' removes it
                       --model NAME      the organization's default model; '' removes it
+                      --webhook-url URL where finished answers' and tasks' events are POSTed (https,
+                                        public); '' removes it. A new webhook gets a signing secret,
+                                        printed once, unless --webhook-secret-stdin gives one (whsec_...)
+                      --monthly-token-budget N   tokens per UTC month, then 429 budget_exhausted; '' removes it
+                      --retention-days N         days messages and tasks (and idle sessions) are kept; '' removes it
+                      --table NAME      the stage's table (found by name, ai-chat-<stage>-..., when not given)
   show <org_id>     Print the settings, the key masked (sk-…abcd).
   remove <org_id>   Delete the secret, recoverable for ${DEFAULT_RECOVERY_WINDOW_DAYS} days (\`set\` restores it);
                       --force           delete it at once, without recovery
@@ -54,9 +62,9 @@ Examples:
 `;
 
 const COMMAND_OPTIONS: Record<string, string[]> = {
-  set: ['key-stdin', 'base-url', 'model'],
+  set: ['key-stdin', 'base-url', 'model', 'webhook-url', 'webhook-secret-stdin', 'monthly-token-budget', 'retention-days', 'table'],
   show: [],
-  remove: ['force'],
+  remove: ['force', 'table'],
 };
 
 /** The command line is wrong (exit 2): the sentence, then the usage text or where to find it. */
@@ -89,6 +97,11 @@ async function main(argv: string[]): Promise<number> {
         'key-stdin': { type: 'boolean' },
         'base-url': { type: 'string' },
         model: { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'webhook-secret-stdin': { type: 'boolean' },
+        'monthly-token-budget': { type: 'string' },
+        'retention-days': { type: 'string' },
+        table: { type: 'string' },
         force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -107,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
   if (!allowed) throw new UsageError(`Unknown command "${command.slice(0, 20)}": give set, show or remove.`, true);
   if (orgId === undefined) throw new UsageError(`${command} needs an organization id, e.g. npm run org -- ${command} org_medical_clinic --stage prod`);
   if (extra.length) throw new UsageError('Too many arguments: give one command and one organization id.');
-  for (const option of ['key-stdin', 'base-url', 'model', 'force']) {
+  for (const option of ['key-stdin', 'base-url', 'model', 'force', 'webhook-url', 'webhook-secret-stdin', 'monthly-token-budget', 'retention-days', 'table']) {
     if (values[option as keyof typeof values] !== undefined && !allowed.includes(option)) {
       throw new UsageError(`--${option} is not an option of ${command}.`);
     }
@@ -117,30 +130,71 @@ async function main(argv: string[]): Promise<number> {
   checkTarget(target);
 
   const client = new SecretsManagerClient({});
+  const dynamo = new DynamoDBClient({});
   try {
     if (command === 'show') {
       printShown(await showOrgSettings(client, target));
     } else if (command === 'remove') {
+      const before = await showOrgSettings(client, target);
       printRemoved(await removeOrgSettings(client, { ...target, force: values.force === true }));
+      if (before.webhookUrl || before.monthlyTokenBudget || before.retentionDays || values.table) {
+        await removeOrgPolicy({ secrets: client, dynamo }, { ...target, table: values.table });
+        console.log('Its webhook secret and its policy (budget, retention, webhook) in the table were removed too.');
+      }
     } else {
       // Everything checkable is checked before waiting for a key.
       if (values['base-url']) checkBaseUrl(values['base-url']);
       if (values.model) checkModel(values.model);
-      if (!values['key-stdin'] && values['base-url'] === undefined && values.model === undefined) {
-        throw new UsageError('Nothing to set: give --key-stdin (the key on standard input), --base-url or --model.');
+      if (values['webhook-url']) checkWebhookUrl(values['webhook-url']);
+      const budget = values['monthly-token-budget'] === undefined ? undefined : parseLimit(values['monthly-token-budget'], 'The monthly token budget');
+      const retention = values['retention-days'] === undefined ? undefined : parseLimit(values['retention-days'], 'The retention');
+      const settingsGiven = values['key-stdin'] || values['base-url'] !== undefined || values.model !== undefined;
+      const policyGiven = values['webhook-url'] !== undefined || values['webhook-secret-stdin'] || budget !== undefined || retention !== undefined;
+      if (!settingsGiven && !policyGiven) {
+        throw new UsageError('Nothing to set: give --key-stdin (the key on standard input), --base-url, --model, --webhook-url, --monthly-token-budget or --retention-days.');
       }
-      const apiKey = values['key-stdin'] ? await readKey(orgId) : undefined;
-      printSet(await setOrgSettings(client, { ...target, apiKey, baseUrl: values['base-url'], model: values.model }));
+      if (values['key-stdin'] && values['webhook-secret-stdin']) {
+        throw new UsageError('Standard input gives one secret at a time: set the key and the webhook secret with two commands.');
+      }
+      if (settingsGiven) {
+        const apiKey = values['key-stdin'] ? await readKey(orgId) : undefined;
+        printSet(await setOrgSettings(client, { ...target, apiKey, baseUrl: values['base-url'], model: values.model }));
+      }
+      if (policyGiven) {
+        const webhookSecret = values['webhook-secret-stdin'] ? await readKey(orgId, 'webhook secret') : undefined;
+        printPolicy(
+          await setOrgPolicy({ secrets: client, dynamo }, { ...target, webhookUrl: values['webhook-url'], webhookSecret, monthlyTokenBudget: budget, retentionDays: retention, table: values.table }),
+        );
+      }
     }
   } finally {
     client.destroy();
+    dynamo.destroy();
   }
   return 0;
 }
 
-/** The key from standard input: the whole of a pipe, or one hidden line typed or pasted at a terminal. */
-async function readKey(orgId: string): Promise<string> {
-  const raw = process.stdin.isTTY ? await readHiddenLine(`API key of ${orgId} (input hidden, then Enter): `) : await readAll();
+function printPolicy(result: PolicyResult): void {
+  console.log(
+    [
+      `Set the webhook, budget and retention of organization ${result.orgId} on stage ${result.stage} (its settings secret, its webhook secret, and its policy in ${result.table}).`,
+      table([
+        ['webhook', result.webhookUrl ?? '(none)'],
+        ['signing', result.webhookSecretMasked],
+        ['budget', result.monthlyTokenBudget ? `${result.monthlyTokenBudget.toLocaleString('en-US')} tokens a month` : '(none)'],
+        ['retention', result.retentionDays ? `${result.retentionDays} days` : '(none: kept until deleted)'],
+      ]),
+      ...(result.generatedWebhookSecret
+        ? [`The webhook's signing secret, shown this once (give it to the receiver to verify the webhook-signature header):`, `  ${result.generatedWebhookSecret}`]
+        : []),
+      'The API applies a change within 30 seconds; the webhook delivery within 5 minutes.',
+    ].join('\n'),
+  );
+}
+
+/** A secret from standard input: the whole of a pipe, or one hidden line typed or pasted at a terminal. */
+async function readKey(orgId: string, what = 'API key'): Promise<string> {
+  const raw = process.stdin.isTTY ? await readHiddenLine(`${what} of ${orgId} (input hidden, then Enter): `) : await readAll();
   keyRead = raw.trim();
   return keyRead;
 }
@@ -224,6 +278,12 @@ function printShown(result: ShowResult): void {
       ['key', result.keyMasked ?? '(none)'],
       ['base URL', result.baseUrl ?? '(none: OpenAI itself)'],
       ['model', result.model ?? `(none: ${DEFAULT_MODEL} unless a request names one)`],
+    );
+    rows.push(
+      ['webhook', result.webhookUrl ?? '(none)'],
+      ['signing', result.webhookSecretMasked],
+      ['budget', result.monthlyTokenBudget ? `${result.monthlyTokenBudget.toLocaleString('en-US')} tokens a month` : '(none)'],
+      ['retention', result.retentionDays ? `${result.retentionDays} days` : '(none: kept until deleted)'],
     );
     if (result.otherFields.length) rows.push(['other fields', result.otherFields.join(', ')]);
   }

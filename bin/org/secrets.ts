@@ -38,7 +38,7 @@ export class OrgAdminError extends Error {
   }
 }
 
-const invalid = (message: string) => new OrgAdminError('invalid_input', message);
+export const invalid = (message: string) => new OrgAdminError('invalid_input', message);
 
 /** Which org, on which stage. */
 export interface OrgTarget {
@@ -125,10 +125,10 @@ function redact(text: string, secrets: (string | undefined)[]): string {
   return result;
 }
 
-const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name ?? 'Error';
+export const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name ?? 'Error';
 
 /** An SDK failure as an OrgAdminError naming the operation and the secret, with any key masked. */
-function awsFailure(operation: string, name: string, error: unknown, secrets: (string | undefined)[] = []): OrgAdminError {
+export function awsFailure(operation: string, name: string, error: unknown, secrets: (string | undefined)[] = []): OrgAdminError {
   const kind = errorName(error);
   const detail = error instanceof Error ? error.message : String(error);
   const hint =
@@ -141,7 +141,7 @@ function awsFailure(operation: string, name: string, error: unknown, secrets: (s
 }
 
 /** DescribeSecret, or undefined when there is no such secret. */
-async function describe(client: SecretsManagerClient, name: string): Promise<DescribeSecretCommandOutput | undefined> {
+export async function describe(client: SecretsManagerClient, name: string): Promise<DescribeSecretCommandOutput | undefined> {
   try {
     return await client.send(new DescribeSecretCommand({ SecretId: name }));
   } catch (error) {
@@ -150,7 +150,7 @@ async function describe(client: SecretsManagerClient, name: string): Promise<Des
   }
 }
 
-async function readValue(client: SecretsManagerClient, name: string): Promise<string | undefined> {
+export async function readValue(client: SecretsManagerClient, name: string): Promise<string | undefined> {
   try {
     return (await client.send(new GetSecretValueCommand({ SecretId: name }))).SecretString;
   } catch (error) {
@@ -297,6 +297,11 @@ export interface ShowResult extends OrgTarget {
   keyMasked?: string;
   baseUrl?: string;
   model?: string;
+  /** The webhook and its signing secret (masked), the monthly token budget and the retention, when set. */
+  webhookUrl?: string;
+  webhookSecretMasked?: string;
+  monthlyTokenBudget?: number;
+  retentionDays?: number;
   /** Names (never values) of further fields in the secret. */
   otherFields: string[];
   /** Why the workers cannot use this secret, as a sentence. */
@@ -331,6 +336,7 @@ export async function showOrgSettings(client: SecretsManagerClient, target: OrgT
   const settings = parseSettings(await readValue(client, name));
   if (!settings) return { ...shown, problem: 'The secret is not a JSON object: the workers cannot use it.' };
   const untagged = shown.tags.org !== target.orgId;
+  const { webhook_url, webhook_secret, monthly_token_budget, retention_days, ...rest } = settings.other;
   return {
     ...shown,
     ...(settings.apiKey ? { keyMasked: maskKey(settings.apiKey) } : { problem: 'The secret has no api_key: the workers cannot use it.' }),
@@ -339,7 +345,11 @@ export async function showOrgSettings(client: SecretsManagerClient, target: OrgT
       : {}),
     ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     ...(settings.model ? { model: settings.model } : {}),
-    otherFields: Object.keys(settings.other),
+    ...(typeof webhook_url === 'string' ? { webhookUrl: webhook_url } : {}),
+    ...(typeof webhook_secret === 'string' ? { webhookSecretMasked: `whsec_…${webhook_secret.slice(-4)}` } : {}),
+    ...(typeof monthly_token_budget === 'number' ? { monthlyTokenBudget: monthly_token_budget } : {}),
+    ...(typeof retention_days === 'number' ? { retentionDays: retention_days } : {}),
+    otherFields: Object.keys(rest),
   };
 }
 

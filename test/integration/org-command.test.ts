@@ -20,6 +20,10 @@ import { settingsFromSecretsManager } from '../../shared/platform/org-settings.j
 import { startStubSecretsManager, type StubSecretsManager } from '../../bin/local/stub-secrets-manager.js';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { parseLimit, setOrgPolicy } from '../../bin/org/policy.js';
+import { startLocalDynamo, type LocalDynamo } from '../../bin/local/dynamodb.js';
 
 const ROOT = PROJECT_ROOT;
 const STAGE = 'test';
@@ -572,4 +576,109 @@ describe('npm run org (bin/org/cli.ts as a child process)', () => {
     expect(denied.stderr).toMatch(/^Secrets Manager DescribeSecret on ai-chat\/prod\/orgs\/org_cli_denied failed: AccessDeniedException/);
     expectKeyNowhere(denied, KEY);
   });
+});
+
+describe('npm run org: webhook, budget and retention', () => {
+  let stub: StubSecretsManager;
+  let dynamo: LocalDynamo;
+  let secrets: SecretsManagerClient;
+  let dynamoClient: DynamoDBClient;
+  const TABLE = 'ai-chat-test-TableCD117FA1-1A2B3C4D5E6F';
+  const HOOK = 'https://hooks.example.com/ai-chat';
+
+  beforeAll(async () => {
+    stub = await startStubSecretsManager();
+    dynamo = await startLocalDynamo({ tableName: TABLE });
+    secrets = new SecretsManagerClient({ endpoint: stub.url, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    dynamoClient = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  });
+  afterAll(async () => {
+    secrets?.destroy();
+    dynamoClient?.destroy();
+    await dynamo?.close();
+    await stub?.close();
+  });
+
+  const policyItem = async (orgId: string) =>
+    (await DynamoDBDocumentClient.from(dynamoClient).send(new GetCommand({ TableName: TABLE, Key: { pk: `ORG#${orgId}#POLICY`, sk: 'POLICY' } }))).Item;
+
+  it('keeps them in the settings secret, copies the webhook to its own secret and the policy to the table, and makes a signing secret once', async () => {
+    const orgId = 'org_policy_a';
+    await setOrgSettings(secrets, { orgId, stage: STAGE, apiKey: KEY });
+    const set = await setOrgPolicy({ secrets, dynamo: dynamoClient }, { orgId, stage: STAGE, webhookUrl: HOOK, monthlyTokenBudget: 100_000, retentionDays: 30 });
+    expect(set).toMatchObject({ table: TABLE, webhookUrl: HOOK, monthlyTokenBudget: 100_000, retentionDays: 30, generatedWebhookSecret: expect.stringMatching(/^whsec_/) });
+    const generated = set.generatedWebhookSecret!;
+    expect(set.webhookSecretMasked).toBe(`whsec_…${generated.slice(-4)}`);
+    expect(JSON.parse(stub.get(`ai-chat/${STAGE}/orgs/${orgId}`)!.value)).toEqual({ api_key: KEY, webhook_url: HOOK, webhook_secret: generated, monthly_token_budget: 100_000, retention_days: 30 });
+    const webhook = stub.get(`ai-chat/${STAGE}/orgs/${orgId}/webhook`)!;
+    expect(JSON.parse(webhook.value)).toEqual({ url: HOOK, secret: generated });
+    expect(webhook.tags).toContainEqual({ Key: 'org', Value: orgId });
+    expect(await policyItem(orgId)).toMatchObject({ monthly_token_budget: 100_000, retention_days: 30, webhook: true });
+    // The secret is kept on the next set; the key survives a policy change and vice versa.
+    const again = await setOrgPolicy({ secrets, dynamo: dynamoClient }, { orgId, stage: STAGE, retentionDays: null, table: TABLE });
+    expect(again.generatedWebhookSecret).toBeUndefined();
+    expect(JSON.parse(stub.get(`ai-chat/${STAGE}/orgs/${orgId}`)!.value)).toEqual({ api_key: KEY, webhook_url: HOOK, webhook_secret: generated, monthly_token_budget: 100_000 });
+    await setOrgSettings(secrets, { orgId, stage: STAGE, model: 'gpt-4o-mini' });
+    expect(JSON.parse(stub.get(`ai-chat/${STAGE}/orgs/${orgId}`)!.value)).toMatchObject({ webhook_secret: generated, model: 'gpt-4o-mini' });
+    expect(await showOrgSettings(secrets, { orgId, stage: STAGE })).toMatchObject({ webhookUrl: HOOK, webhookSecretMasked: `whsec_…${generated.slice(-4)}`, monthlyTokenBudget: 100_000, otherFields: [] });
+    // Removing the webhook removes its secret and flag.
+    await setOrgPolicy({ secrets, dynamo: dynamoClient }, { orgId, stage: STAGE, webhookUrl: '' });
+    expect(stub.get(`ai-chat/${STAGE}/orgs/${orgId}/webhook`)).toBeUndefined();
+    expect(JSON.parse(stub.get(`ai-chat/${STAGE}/orgs/${orgId}`)!.value)).not.toHaveProperty('webhook_secret');
+    expect(await policyItem(orgId)).toEqual(expect.not.objectContaining({ webhook: true }));
+  });
+
+  it('is what the webhook delivery reads in AWS: <prefix><org>/webhook, with the function’s own credentials', async () => {
+    const orgId = 'org_policy_read';
+    await setOrgSettings(secrets, { orgId, stage: STAGE, apiKey: KEY });
+    const { generatedWebhookSecret } = await setOrgPolicy({ secrets, dynamo: dynamoClient }, { orgId, stage: STAGE, webhookUrl: HOOK });
+    const saved = { ...process.env };
+    Object.assign(process.env, { ORG_SECRET_PREFIX: `ai-chat/${STAGE}/orgs/`, AWS_ENDPOINT_URL_SECRETS_MANAGER: stub.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
+    try {
+      const { webhookSettings } = await import('../../shared/events/webhook-settings.js');
+      expect(await webhookSettings(orgId)).toEqual({ url: HOOK, secret: generatedWebhookSecret });
+      expect(await webhookSettings('org_without_webhook')).toBeUndefined();
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('refuses a webhook that would not be called, a malformed secret, a budget that is not a whole number, and an organization without settings', async () => {
+    const orgId = 'org_policy_b';
+    await setOrgSettings(secrets, { orgId, stage: STAGE, apiKey: KEY });
+    const clients = { secrets, dynamo: dynamoClient };
+    for (const webhookUrl of ['http://hooks.example.com/x', 'https://10.0.0.1/x', 'https://169.254.169.254/latest', 'not a url']) {
+      expect(await thrown(setOrgPolicy(clients, { orgId, stage: STAGE, webhookUrl }))).toMatchObject({ kind: 'invalid_input', message: expect.stringMatching(/webhook URL/) });
+    }
+    expect(await thrown(setOrgPolicy(clients, { orgId, stage: STAGE, webhookUrl: HOOK, webhookSecret: 'secret' }))).toMatchObject({ kind: 'invalid_input' });
+    expect(() => parseLimit('1.5', 'The budget')).toThrow(/whole number/);
+    expect(() => parseLimit('-3', 'The budget')).toThrow(/whole number/);
+    expect(parseLimit('', 'The budget')).toBeNull();
+    expect(await thrown(setOrgPolicy(clients, { orgId: 'org_nobody', stage: STAGE, retentionDays: 7 }))).toMatchObject({ kind: 'not_found' });
+  });
+
+  it('as a command: prints a new signing secret once, and show masks it', async () => {
+    await setOrgSettings(secrets, { orgId: 'org_policy_cli', stage: STAGE, apiKey: KEY });
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL_SECRETS_MANAGER: stub.url, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' };
+    for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'NODE_OPTIONS']) delete env[name];
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['bin/org/cli.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        child.stderr.on('data', (chunk) => (stderr += chunk));
+        child.once('error', reject);
+        child.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const set = await run(['set', 'org_policy_cli', '--stage', STAGE, '--webhook-url', HOOK, '--monthly-token-budget', '5000']);
+    expect(set).toMatchObject({ code: 0, stderr: '' });
+    const secret = /\n {2}(whsec_\S+)\n/.exec(set.stdout)?.[1];
+    expect(secret).toEqual(JSON.parse(stub.get(`ai-chat/${STAGE}/orgs/org_policy_cli/webhook`)!.value).secret);
+    expect(set.stdout).toMatch(/budget\s+5,000 tokens a month/);
+    const shown = await run(['show', 'org_policy_cli', '--stage', STAGE]);
+    expect(shown.stdout).toMatch(new RegExp(`signing\\s+whsec_…${secret!.slice(-4).replace(/[+/]/g, '\\$&')}`));
+    expect(shown.stdout).not.toContain(secret);
+    expect(await policyItem('org_policy_cli')).toMatchObject({ monthly_token_budget: 5000, webhook: true });
+  }, 30_000);
 });
