@@ -6,7 +6,7 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { checkWebhookUrl, parseLimit, removeOrgPolicy, setOrgPolicy, type PolicyResult } from './policy.js';
+import { checkWebhookUrl, parseLimit, removeOrgPolicy, setOrgPolicy, type PolicyResult } from './org-policy.js';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL } from '../../shared/contract/rules.js';
 import {

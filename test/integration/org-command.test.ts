@@ -22,7 +22,7 @@ import { PROJECT_ROOT } from '../../shared/contract/project.js';
 import { rejectionOf as thrown } from '../helpers/assertions.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { parseLimit, setOrgPolicy } from '../../bin/org/policy.js';
+import { parseLimit, setOrgPolicy } from '../../bin/org/org-policy.js';
 import { startLocalDynamo, type LocalDynamo } from '../../bin/local/dynamodb.js';
 
 const ROOT = PROJECT_ROOT;
