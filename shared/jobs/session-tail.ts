@@ -2,6 +2,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { MessageItem } from '../messages/repository.js';
 import type { SessionItem } from '../sessions/repository.js';
 import type { Db } from '../store/client.js';
+import { isExpired } from '../store/expiry.js';
 import { keys, MESSAGE_SK_PREFIX, SESSION_SK } from '../store/keys.js';
 
 /**
@@ -38,7 +39,9 @@ export function sessionTail(db: Db, orgId: string, sessionId: string) {
       }),
     );
     started = true;
+    // Items past their organization's retention are as good as gone.
     for (const item of Items) {
+      if (isExpired(item)) continue;
       if (item.sk === SESSION_SK) session = item as SessionItem;
       else messages.push(item as MessageItem);
     }

@@ -6,6 +6,7 @@ import { ANSWER, MESSAGE_LIFECYCLE, type WorkItemState } from '../jobs/work-item
 import type { ChatMessage } from '../llm/prompt.js';
 import { batchWrite, deleteRequest, putRequest } from '../store/batch.js';
 import type { Db } from '../store/client.js';
+import { isExpired, unexpired } from '../store/expiry.js';
 import { keys, MESSAGE_SK_PREFIX } from '../store/keys.js';
 import { queryPage, type Page } from '../store/paging.js';
 import type { History, Message, MessageStatus } from './schema.js';
@@ -26,6 +27,8 @@ export interface MessageItem extends Omit<Message, 'status'>, WorkItemState {
   /** Written with POST .../messages rather than asked. */
   manual?: boolean;
   timings?: { queue_ms: number; model_ms: number };
+  /** When its organization keeps data for a time: its creation and that time (epoch seconds, the table's TTL). */
+  expires_at?: number;
 }
 
 /** A message to store: the repository adds its keys. */
@@ -97,7 +100,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
   return {
     async get(orgId, sessionId, messageId) {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.message(orgId, sessionId, messageId), ConsistentRead: true }));
-      return Item as MessageItem | undefined;
+      return unexpired(Item as MessageItem | undefined);
     },
 
     async getMany(orgId, ids) {
@@ -108,7 +111,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
           const { Responses, UnprocessedKeys } = await db.doc.send(
             new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }),
           );
-          found.push(...((Responses?.[db.table] ?? []) as MessageItem[]));
+          found.push(...((Responses?.[db.table] ?? []) as MessageItem[]).filter((item) => !isExpired(item)));
           pending = (UnprocessedKeys?.[db.table]?.Keys ?? []) as Record<string, unknown>[];
           if (pending.length && attempt >= 8) throw new Error('DynamoDB kept back part of a batch read; try again.');
           if (pending.length) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
@@ -152,6 +155,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
           exclusiveStartKey: after ? keys.message(orgId, sessionId, after) : undefined,
           view: (item) => item as unknown as MessageItem,
           idOf: (item) => item.message_id,
+          keep: (item) => !isExpired(item),
         },
       );
     },
@@ -166,7 +170,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
           Limit: 1,
         }),
       );
-      return Items?.[0] as MessageItem | undefined;
+      return unexpired(Items?.[0] as MessageItem | undefined);
     },
 
     async finishedTurnsBefore(orgId, sessionId, beforeId, enough) {
@@ -178,7 +182,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
             TableName: db.table,
             KeyConditionExpression: 'pk = :pk AND begins_with(sk, :msg)',
             FilterExpression: '#status = :completed',
-            ProjectionExpression: '#role, content',
+            ProjectionExpression: '#role, content, expires_at',
             ExpressionAttributeNames: { '#role': 'role', '#status': 'status' },
             ExpressionAttributeValues: { ...partition(orgId, sessionId), ':completed': MESSAGE_LIFECYCLE.done },
             ExclusiveStartKey: startKey,
@@ -186,7 +190,7 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
             ConsistentRead: true,
           }),
         );
-        for (const item of page.Items ?? []) newestFirst.push({ role: item.role as ChatMessage['role'], content: String(item.content ?? '') });
+        for (const item of page.Items ?? []) if (!isExpired(item)) newestFirst.push({ role: item.role as ChatMessage['role'], content: String(item.content ?? '') });
         startKey = page.LastEvaluatedKey;
       } while (startKey && !enough(newestFirst));
       return newestFirst;

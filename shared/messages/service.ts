@@ -13,6 +13,7 @@ import { dynamoSessionRepository, type SessionRepository } from '../sessions/rep
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
+import { orgPolicy } from '../org-policy/policy.js';
 import { publishFinished, type PublishFinished } from '../events/publish.js';
 import type { Page } from '../store/paging.js';
 import { dynamoMessageRepository, toMessage, type MessageItem, type MessageRepository, type NewMessage } from './repository.js';
@@ -24,7 +25,7 @@ export interface MessageServiceDeps {
   readLimit?: RateLimiter;
   sessions: Pick<SessionRepository, 'addMessageCount'>;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
+  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
   /** Sends the event of an answer a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
   publish?: PublishFinished;
 }
@@ -57,8 +58,9 @@ export function askService({ messages, sessions, access, queue, rateLimit, check
       const now = new Date().toISOString();
       const userMessageId = newId();
       const messageId = newId();
+      const expires = await access.expiryOf(principal.orgId, now);
       // The owner on each item lets a poll read the message alone.
-      const common = { session_id: sessionId, user_id: principal.userId, created_at: now };
+      const common = { session_id: sessionId, user_id: principal.userId, created_at: now, ...(expires ? { expires_at: expires } : {}) };
       const question: NewMessage = {
         ...common,
         message_id: userMessageId,
@@ -124,7 +126,9 @@ export function messageService({ messages, sessions, access, readLimit, publish 
       await access.loadOpen(principal, sessionId);
       const now = new Date().toISOString();
       const messageId = newId();
+      const expires = await access.expiryOf(principal.orgId, now);
       const item: NewMessage = {
+        ...(expires ? { expires_at: expires } : {}),
         message_id: messageId,
         session_id: sessionId,
         user_id: principal.userId,
@@ -217,7 +221,7 @@ function tableDeps(): MessageServiceDeps {
   const db = defaultDb();
   const sessions = dynamoSessionRepository(db);
   const messages = dynamoMessageRepository(db);
-  return { messages, sessions, access: sessionService({ sessions, messages }) };
+  return { messages, sessions, access: sessionService({ sessions, messages, policy: orgPolicy }) };
 }
 
 let messages: MessageService | undefined;

@@ -16,6 +16,8 @@ export const VARIABLES = {
   webhookRetrySeconds: 'LOCAL_WEBHOOK_RETRY_SECONDS',
   /** Local only: webhooks may be http://127.0.0.1 (in AWS only https to public addresses). */
   webhookAllowLoopback: 'LOCAL_WEBHOOK_ALLOW_LOOPBACK',
+  /** Local and tests only: seconds added to the clock retention is judged by. */
+  clockOffsetSeconds: 'LOCAL_CLOCK_OFFSET_SECONDS',
   orgRateLimitPerMinute: 'ORG_RATE_LIMIT_PER_MINUTE',
   orgReadRateLimitPerMinute: 'ORG_READ_RATE_LIMIT_PER_MINUTE',
   orgMaxInFlight: 'ORG_MAX_IN_FLIGHT',
@@ -80,6 +82,7 @@ export const env = {
   }),
   /** Local only: webhooks on http://127.0.0.1 or localhost are called. */
   webhookAllowLoopback: () => raw('webhookAllowLoopback') === '1',
+  clockOffsetSeconds: () => Number(raw('clockOffsetSeconds') ?? 0) || 0,
   /** Asks and tasks an organization may start in any minute. */
   orgRateLimitPerMinute: () => numberOf('orgRateLimitPerMinute', 120, 1),
   /**

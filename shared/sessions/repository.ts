@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWrite, deleteRequest } from '../store/batch.js';
 import { isConditionFailure, type Db } from '../store/client.js';
+import { isExpired, nowSeconds, unexpired } from '../store/expiry.js';
 import { keys, SESSION_SK } from '../store/keys.js';
 import { queryPage, type Page } from '../store/paging.js';
 import { TABLE } from '../store/table.js';
@@ -25,6 +26,8 @@ export interface SessionItem extends Omit<Session, 'session_end' | 'last_message
   last_write_at?: string;
   /** The newest message admitted, so that a list shows last messages with one batch read. */
   last_message_id?: string;
+  /** When its organization keeps data for a time: its last activity and that time (epoch seconds, the table's TTL). */
+  expires_at?: number;
 }
 
 /** What became of a write offered to its session: admitted, or refused because the session ended or is gone. */
@@ -43,7 +46,8 @@ export interface SessionRepository {
   /** The stored session, deleting or not (consistent read). */
   get(orgId: string, sessionId: string): Promise<SessionItem | undefined>;
   /** Stores a new session; an id already taken throws. */
-  create(session: Session): Promise<void>;
+  /** Stores a new session; `expiresAt` (epoch seconds) when its organization keeps data for a time. */
+  create(session: Session, expiresAt?: number): Promise<void>;
   /**
    * Applies the owner's patch: undefined when the session is gone, being deleted or another's;
    * 'raced' when an end would be earlier than a write admitted meanwhile (read again and retry).
@@ -55,7 +59,7 @@ export interface SessionRepository {
    * admitted: its caller removes what it stored otherwise. An end after it is never earlier than `at`.
    * The session must be `ownerId`'s, so a write needs no read of the session before it.
    */
-  admitWrite(orgId: string, sessionId: string, ownerId: string, at: string, messages: number, lastMessageId?: string): Promise<Admission>;
+  admitWrite(orgId: string, sessionId: string, ownerId: string, at: string, messages: number, lastMessageId?: string, expiresAt?: number): Promise<Admission>;
   /** A user's sessions, newest first, without those being deleted; `after` is the last id of the page before. */
   listByOwner(orgId: string, userId: string, page: { limit: number; after?: string }): Promise<Page<SessionItem>>;
   /** Marks the session as being deleted (keeps the first mark). */
@@ -91,16 +95,17 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
   const repository: SessionRepository = {
     async get(orgId, sessionId) {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.session(orgId, sessionId), ConsistentRead: true }));
-      return Item as SessionItem | undefined;
+      return unexpired(Item as SessionItem | undefined);
     },
 
-    async create(session) {
+    async create(session, expiresAt) {
       const { session_end: _open, last_message: _none, ...stored } = session;
       const item: SessionItem = {
         ...keys.session(session.org_id, session.session_id),
         ...keys.sessionOwner(session.org_id, session.user_id, session.session_id),
         entity: 'session',
         ...stored,
+        ...(expiresAt ? { expires_at: expiresAt } : {}),
       } as SessionItem;
       await db.doc.send(new PutCommand({ TableName: db.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
     },
@@ -143,18 +148,28 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
       }
     },
 
-    async admitWrite(orgId, sessionId, ownerId, at, messages, lastMessageId) {
-      const latest = lastMessageId ? 'SET last_write_at = :at, last_message_id = :last' : 'SET last_write_at = :at';
+    async admitWrite(orgId, sessionId, ownerId, at, messages, lastMessageId, expiresAt) {
+      // A session is kept its organization's retention after its last activity: each write moves it.
+      const retained = expiresAt ? ', expires_at = :exp' : '';
+      const latest = `${lastMessageId ? 'SET last_write_at = :at, last_message_id = :last' : 'SET last_write_at = :at'}${retained}`;
       const admit = (fence: string) =>
         db.doc.send(
           new UpdateCommand({
             TableName: db.table,
             Key: keys.session(orgId, sessionId),
             UpdateExpression: fence === 'later' ? `${latest} ADD message_count :n` : 'ADD message_count :n',
-            ConditionExpression: `${LIVE} AND user_id = :owner AND attribute_not_exists(session_end) AND ${
+            // A session past its retention takes no write, though the table may still hold it.
+            ConditionExpression: `${LIVE} AND user_id = :owner AND attribute_not_exists(session_end) AND (attribute_not_exists(expires_at) OR expires_at > :nowSeconds) AND ${
               fence === 'later' ? '(attribute_not_exists(last_write_at) OR last_write_at <= :at)' : 'last_write_at > :at'
             }`,
-            ExpressionAttributeValues: { ':at': at, ':n': messages, ':owner': ownerId, ...(lastMessageId && fence === 'later' ? { ':last': lastMessageId } : {}) },
+            ExpressionAttributeValues: {
+              ':at': at,
+              ':n': messages,
+              ':owner': ownerId,
+              ':nowSeconds': nowSeconds(),
+              ...(lastMessageId && fence === 'later' ? { ':last': lastMessageId } : {}),
+              ...(expiresAt && fence === 'later' ? { ':exp': expiresAt } : {}),
+            },
           }),
         );
       // Two tries: as the latest write (it moves last_write_at), or behind a later one (it leaves it).
@@ -191,7 +206,7 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
           ExpressionAttributeValues: { ':owner': owner.gsi1pk },
           ScanIndexForward: false,
         },
-        { limit, exclusiveStartKey, view: (item) => item as unknown as SessionItem, idOf: (session) => session.session_id },
+        { limit, exclusiveStartKey, view: (item) => item as unknown as SessionItem, idOf: (session) => session.session_id, keep: (item) => !isExpired(item) },
       );
     },
 

@@ -6,6 +6,7 @@ import { env } from '../platform/env.js';
 import { orgReadLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
 import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { defaultDb } from '../store/client.js';
+import { orgPolicy, retentionExpiry, type OrgPolicy } from '../org-policy/policy.js';
 import type { Page } from '../store/paging.js';
 import { dynamoSessionRepository, toSession, type SessionItem, type SessionRepository } from './repository.js';
 import type { CreateSessionBody, ListSessionsQuery, Session, UpdateSessionBody } from './schema.js';
@@ -23,6 +24,8 @@ const LAST_MESSAGE_CONCURRENCY = 16;
 
 export interface SessionServiceDeps {
   sessions: SessionRepository;
+  /** The organization's policy, for its retention; without it, data is kept. */
+  policy?: (orgId: string) => Promise<OrgPolicy>;
   messages: Pick<MessageRepository, 'last' | 'getMany'>;
   /** The per-org limit of list reads; without it, lists are not limited (tests of other rules). */
   readLimit?: RateLimiter;
@@ -32,7 +35,7 @@ export interface SessionServiceDeps {
  * The sessions' rules: who may read and change which session, defaults, ending, listing, deleting.
  * Every call is scoped by the verified caller; another org's or user's session is "not found".
  */
-export function sessionService({ sessions, messages, readLimit }: SessionServiceDeps) {
+export function sessionService({ sessions, messages, readLimit, policy }: SessionServiceDeps) {
   /**
    * Loads a session the caller may see. Another org's, another user's (unless an admin reads) and a
    * deleted one all answer not found; an admin changing someone else's session is refused.
@@ -50,8 +53,14 @@ export function sessionService({ sessions, messages, readLimit }: SessionService
     return forbidden("Org admins may read another member's session but not change it.", 'not_session_owner');
   }
 
+  /** When an item written now for the organization expires under its retention (epoch seconds), if it has one. */
+  async function expiryOf(orgId: string, at: string): Promise<number | undefined> {
+    return policy ? retentionExpiry(await policy(orgId), Date.parse(at)) : undefined;
+  }
+
   return {
     load,
+    expiryOf,
 
     /**
      * Checks that the caller may read an item of a session (a message or a task) whose owner is
@@ -82,7 +91,7 @@ export function sessionService({ sessions, messages, readLimit }: SessionService
         org_id: principal.orgId,
         message_count: 0,
       };
-      await sessions.create(session);
+      await sessions.create(session, await expiryOf(principal.orgId, session.session_start));
       return session;
     },
 
@@ -116,7 +125,7 @@ export function sessionService({ sessions, messages, readLimit }: SessionService
     async admit(principal: Principal, sessionId: string, at: string, messageCount: number, undo: () => Promise<void>, lastMessageId?: string): Promise<void> {
       let admission: Awaited<ReturnType<SessionRepository['admitWrite']>>;
       try {
-        admission = await sessions.admitWrite(principal.orgId, sessionId, principal.userId, at, messageCount, lastMessageId);
+        admission = await sessions.admitWrite(principal.orgId, sessionId, principal.userId, at, messageCount, lastMessageId, await expiryOf(principal.orgId, at));
       } catch (error) {
         // Not admitted, for a reason of the store's: what was stored goes too, and the caller may retry.
         await undo();
@@ -182,6 +191,7 @@ export function defaultSessionService(): SessionService {
     sessions: dynamoSessionRepository(db),
     messages: dynamoMessageRepository(db),
     readLimit: orgReadLimiter(dynamoRateWindowRepository(db, 'READS')),
+    policy: orgPolicy,
   });
   return wired;
 }

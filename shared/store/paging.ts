@@ -16,7 +16,14 @@ export interface Page<T> {
 export async function queryPage<T>(
   db: Db,
   input: Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>,
-  options: { limit: number; exclusiveStartKey?: Record<string, unknown>; view: (item: Record<string, unknown>) => T; idOf: (item: T) => string },
+  options: {
+    limit: number;
+    exclusiveStartKey?: Record<string, unknown>;
+    view: (item: Record<string, unknown>) => T;
+    idOf: (item: T) => string;
+    /** Leaves out items the query finds but no caller may see (past their retention). */
+    keep?: (item: Record<string, unknown>) => boolean;
+  },
 ): Promise<Page<T>> {
   const items: T[] = [];
   let bytes = 0;
@@ -27,6 +34,7 @@ export async function queryPage<T>(
       new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey, Limit: options.limit + 1 - items.length }),
     );
     for (const raw of page.Items ?? []) {
+      if (options.keep && !options.keep(raw)) continue;
       if (items.length === options.limit) {
         hasMore = true;
         break;

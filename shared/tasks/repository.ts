@@ -5,6 +5,7 @@ import { readProgress } from '../jobs/progress.js';
 import { TASK, TASK_LIFECYCLE, type WorkItemState } from '../jobs/work-items.js';
 import type { History } from '../messages/schema.js';
 import type { Db } from '../store/client.js';
+import { unexpired } from '../store/expiry.js';
 import { keys } from '../store/keys.js';
 import type { Task, TaskStatus } from './schema.js';
 
@@ -24,6 +25,8 @@ export interface TaskItem extends Omit<Task, 'status' | 'result' | 'error'>, Wor
   result?: string | null;
   error?: string | null;
   timings?: { queue_ms: number; model_ms: number };
+  /** When its organization keeps data for a time: its creation and that time (epoch seconds, the table's TTL). */
+  expires_at?: number;
 }
 
 /** A task to store: the repository adds its keys. */
@@ -65,7 +68,7 @@ export function dynamoTaskRepository(db: Db): TaskRepository {
   return {
     async get(orgId, sessionId, taskId) {
       const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.task(orgId, sessionId, taskId), ConsistentRead: true }));
-      return Item as TaskItem | undefined;
+      return unexpired(Item as TaskItem | undefined);
     },
 
     async put(orgId, task) {

@@ -14,6 +14,7 @@ import { dynamoSessionRepository } from '../sessions/repository.js';
 import { sessionService, type SessionService } from '../sessions/service.js';
 import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
+import { orgPolicy } from '../org-policy/policy.js';
 import { publishFinished, type PublishFinished } from '../events/publish.js';
 import { dynamoTaskRepository, toTask, type TaskItem, type TaskRepository } from './repository.js';
 import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
@@ -21,7 +22,7 @@ import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 export interface TaskServiceDeps {
   tasks: TaskRepository;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit'>;
+  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
   /** Sends the event of a task a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
   publish?: PublishFinished;
 }
@@ -50,7 +51,9 @@ export function taskStartService({ tasks, access, queue, rateLimit, checkBudget 
       await checkBudget?.(principal.orgId);
       const taskId = newId();
       const now = new Date().toISOString();
+      const expires = await access.expiryOf(principal.orgId, now);
       await tasks.put(principal.orgId, {
+        ...(expires ? { expires_at: expires } : {}),
         ctx_id: taskId,
         session_id: sessionId,
         user_id: principal.userId,
@@ -131,7 +134,7 @@ export type TaskService = ReturnType<typeof taskService>;
 /** The repository and session rules on this process's table (TABLE_NAME). */
 function tableDeps(): TaskServiceDeps {
   const db = defaultDb();
-  return { tasks: dynamoTaskRepository(db), access: sessionService({ sessions: dynamoSessionRepository(db), messages: dynamoMessageRepository(db) }) };
+  return { tasks: dynamoTaskRepository(db), access: sessionService({ sessions: dynamoSessionRepository(db), messages: dynamoMessageRepository(db), policy: orgPolicy }) };
 }
 
 let reading: TaskService | undefined;

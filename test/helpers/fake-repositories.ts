@@ -70,7 +70,7 @@ export class FakeSessions implements SessionRepository {
     this.onDelete?.(orgId, sessionId);
     this.items.delete(this.id(orgId, sessionId));
   }
-  async admitWrite(orgId: string, sessionId: string, ownerId: string, at: string, messages: number, lastMessageId?: string) {
+  async admitWrite(orgId: string, sessionId: string, ownerId: string, at: string, messages: number, lastMessageId?: string, expiresAt?: number) {
     const item = this.items.get(this.id(orgId, sessionId));
     if (!item || item.deleting_at) return 'gone' as const;
     if (item.user_id !== ownerId) return 'not_owner' as const;
@@ -78,6 +78,7 @@ export class FakeSessions implements SessionRepository {
     if (!item.last_write_at || item.last_write_at <= at) {
       item.last_write_at = at;
       if (lastMessageId) item.last_message_id = lastMessageId;
+      if (expiresAt) item.expires_at = expiresAt;
     }
     item.message_count = (item.message_count ?? 0) + messages;
     return 'admitted' as const;
