@@ -34,6 +34,8 @@ export interface AlarmsProps {
   deadLetterQueues: Queue[];
   /** Webhook events that failed every try of their schedule (about 28 hours). */
   eventDeadLetterQueue: Queue;
+  /** Erasure passes that failed every try. */
+  erasureDeadLetterQueue: Queue;
   table: ITableV2;
   /** Alarms are mailed here when given (the address must confirm the SNS subscription). */
   email?: string;
@@ -165,6 +167,14 @@ export class Alarms extends Construct {
       'A webhook event failed every try for about 28 hours and was put in its dead-letter queue (kept 14 days): an organization\u2019s ' +
         'receiver is down or refuses the events (WebhookDelivery logs say why: its status or error). Once it is fixed, redrive the ' +
         'dead-letter queue to the webhooks queue (SQS console: "Start DLQ redrive").',
+    );
+    alarm(
+      'ErasurePassesDeadLettered',
+      props.erasureDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+      1,
+      'A pass of a user\u2019s erasure failed five times and was put in its dead-letter queue (kept 14 days): part of that user\u2019s ' +
+        'data may still be in the table (no route shows it: its sessions are marked as being deleted). The Erasure function\u2019s logs say ' +
+        'why; once it is fixed, redrive the dead-letter queue to the erasure queue (SQS console: "Start DLQ redrive").',
     );
     for (const queue of props.jobQueues) {
       alarm(

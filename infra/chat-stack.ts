@@ -46,9 +46,10 @@ export class ChatStack extends Stack {
       workers: [...this.jobs.answering, ...this.jobs.others],
       deadLetterConsumers: this.jobs.deadLetterConsumers,
       // Webhook events wait hours between tries by design: their age is no alarm, their dead letters are.
-      jobQueues: [this.jobs.queues.ask, this.jobs.queues.ctx],
+      jobQueues: [this.jobs.queues.ask, this.jobs.queues.ctx, this.jobs.queues.erasure],
       deadLetterQueues: [this.jobs.deadLetterQueues.ask, this.jobs.deadLetterQueues.ctx],
       eventDeadLetterQueue: this.jobs.deadLetterQueues.webhooks,
+      erasureDeadLetterQueue: this.jobs.deadLetterQueues.erasure,
       table: this.table.table,
       email: settings.alarmEmail,
     });

@@ -28,7 +28,7 @@ export class Jobs extends Construct {
   /** The workers that answer jobs (with their timeout), and the dead-letter consumers. */
   readonly answering: Array<{ fn: AppFunction; timeoutSeconds: number }> = [];
   readonly deadLetterConsumers: AppFunction[] = [];
-  /** The other consumers: the webhook delivery (with its timeout). */
+  /** The other consumers: the webhook delivery and the erasure (with their timeout). */
   readonly others: Array<{ fn: AppFunction; timeoutSeconds: number }> = [];
   /** The role the answering workers take, tagged with an organization, to read that organization's secret only. */
   readonly tenantSecretsRole: Role;
@@ -93,8 +93,9 @@ export class Jobs extends Construct {
         },
       });
       fn.grantTable(props.table, worker.table);
-      // An answering worker puts a job it had no time to try back on its own queue (shared/jobs/job-queue.ts).
-      if (answers) queue.grantSendMessages(fn);
+      // An answering worker puts a job it had no time to try back on its own queue (shared/jobs/job-queue.ts);
+      // an erasure pass queues the pass after it.
+      if (answers || worker.purpose === 'erase') queue.grantSendMessages(fn);
       if (worker.publishesEvents) this.queues.webhooks.grantSendMessages(fn);
       if (worker.purpose === 'deliver') {
         // The webhook secrets only (`<prefix><org>/webhook`), never the organizations' model keys.

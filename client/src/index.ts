@@ -24,6 +24,7 @@ import type {
   CreateTaskBody,
   DeleteMessageAnswer,
   DeleteSessionAnswer,
+  EraseUserDataAnswer,
   GetMessageAnswer,
   GetSessionAnswer,
   GetTaskAnswer,
@@ -184,11 +185,21 @@ export function createClient(options: ClientOptions) {
     get: (query: { from?: string; to?: string; group_by?: 'day' | 'model' | 'user' } = {}) => http.json<GetUsageAnswer>('GET', '/usage', { query, retryable: true }),
   };
 
+  const users = {
+    /**
+     * Erases everything of a user in the organization: sessions, messages, tasks, idempotency records
+     * and usage rows (`me` for oneself; org admins for any member). Asking again is harmless.
+     * @example await client.users.erase('me') // { status: 'accepted' }
+     */
+    erase: (userId: string) => http.json<EraseUserDataAnswer>('DELETE', `/users/${encodeURIComponent(userId)}/data`, { retryable: true }),
+  };
+
   return {
     sessions,
     messages,
     tasks,
     usage,
+    users,
     /**
      * Asks a question in a session (answered asynchronously), sent with an Idempotency-Key of its
      * own so that a retried POST never asks twice. The answer can be waited for, streamed or cancelled.

@@ -144,6 +144,10 @@ export type UsageItem = {
   total_tokens: number;
 };
 
+export type ErasureAccepted = {
+  status: "accepted";
+};
+
 /** What CreateSession answers on success. */
 export type CreateSessionAnswer = Session;
 
@@ -194,3 +198,6 @@ export type CancelTaskAnswer = ContextTask;
 
 /** What GetUsage answers on success. */
 export type GetUsageAnswer = UsageReport;
+
+/** What EraseUserData answers on success. */
+export type EraseUserDataAnswer = ErasureAccepted;

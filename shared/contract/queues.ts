@@ -4,15 +4,16 @@ import type { Variable } from '../platform/env.js';
  * The queues, defined once for the CDK stack and the local stack. Asks go through a FIFO queue with
  * one message group per session (turns answered in order); tasks through a standard queue (no order
  * between them); finished answers' and tasks' events to the organizations' webhooks through a queue
- * of their own (events/). Each has a dead-letter queue; the job queues' consumers of it mark the job
- * failed, and the events' is watched by an alarm.
+ * of their own (events/), and the rest of a user's erasure (erasure/) through another. Each has a
+ * dead-letter queue; the job queues' consumers of it mark the job failed, and the others' are watched
+ * by alarms.
  */
 export interface QueueDefinition {
   /** The queue's id in deployed names and CDK ids (`dev-ask.fifo`, `ctxQueue`): the tasks' keeps the URLs' `ctx`. */
-  readonly id: 'ask' | 'ctx' | 'webhooks';
+  readonly id: 'ask' | 'ctx' | 'webhooks' | 'erasure';
   readonly fifo: boolean;
   /** The variable that gives a function this queue's URL (platform/env.ts). */
-  readonly urlVariable: Extract<Variable, 'askQueueUrl' | 'taskQueueUrl' | 'webhookQueueUrl'>;
+  readonly urlVariable: Extract<Variable, 'askQueueUrl' | 'taskQueueUrl' | 'webhookQueueUrl' | 'erasureQueueUrl'>;
   /** Receives before a message goes to the dead-letter queue, when not QUEUE_SETTINGS.maxReceiveCount. */
   readonly maxReceiveCount?: number;
   /** How long a message is kept, when not SQS's 4 days. */
@@ -32,6 +33,8 @@ export const QUEUES = {
   // Each try is one receive: the first and the seven retries, then the dead-letter queue. A retry's
   // wait is the message's visibility, set by the delivery when a try fails (at most SQS's 12 hours).
   webhooks: { id: 'webhooks', fifo: false, urlVariable: 'webhookQueueUrl', maxReceiveCount: WEBHOOK_RETRY_SECONDS.length + 1, retentionSeconds: 4 * 24 * 3600, visibilityTimeoutSeconds: 90 },
+  // An erasure's passes: a failed one comes back after the visibility (six times the worker's timeout).
+  erasure: { id: 'erasure', fifo: false, urlVariable: 'erasureQueueUrl' },
 } as const satisfies Record<QueueId, QueueDefinition>;
 
 /** How long one worker invocation may run. */

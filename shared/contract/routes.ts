@@ -21,6 +21,7 @@ import {
 } from '../sessions/schema.js';
 import { CreateTaskBody, TaskAccepted, TaskPathParams, TaskSchema } from '../tasks/schema.js';
 import { UsageQuery, UsageReportSchema } from '../usage/schema.js';
+import { ErasureAccepted, ErasurePathParams } from '../erasure/schema.js';
 import type { QueueId } from './queues.js';
 
 /**
@@ -296,6 +297,21 @@ export const routes = {
     query: UsageQuery,
     status: 200,
     response: UsageReportSchema,
+  }),
+  EraseUserData: route({
+    name: 'EraseUserData',
+    summary: "Erase a user's data in the organization: sessions, messages, tasks, idempotency records, usage rows (me, or org admins)",
+    method: 'DELETE',
+    path: '/openai/users/{user_id}/data',
+    entry: 'functions/users/erase.ts',
+    table: 'write',
+    // The rest of a big erasure, and its last pass.
+    enqueues: 'erasure',
+    params: ErasurePathParams,
+    notFoundName: 'User',
+    status: 202,
+    response: ErasureAccepted,
+    timeoutSeconds: WAITING_ROUTE_TIMEOUT_SECONDS,
   }),
   NotFound: route({
     name: 'NotFound',

@@ -11,15 +11,16 @@ export interface WorkerDefinition {
   /**
    * What it does, and so what it may do: `answer` jobs (the table, its own queue, the organizations'
    * keys through the tenant role), fail `dead-letters` (read and update an item), `deliver` webhook
-   * events (no table; the webhook secrets; the internet).
+   * events (no table; the webhook secrets; the internet), `erase` a user's data (the table, its own
+   * queue).
    */
-  readonly purpose: 'answer' | 'dead-letters' | 'deliver';
+  readonly purpose: 'answer' | 'dead-letters' | 'deliver' | 'erase';
   /** Consumes the queue's dead-letter queue instead of the queue. */
   readonly deadLetter: boolean;
   readonly entry: string;
   /** Batches handled at once: the local poller's; in AWS the answering workers' is the stage's `workerMaxConcurrency`. */
   readonly maxConcurrency: number;
-  /** Its table access: `write` to answer jobs; `settle` (read an item, update it) to fail a dead job's item; `none`. */
+  /** Its table access: `write` to answer jobs or erase; `settle` (read an item, update it) to fail a dead job's item; `none`. */
   readonly table: 'write' | 'settle' | 'none';
   /** Sends the events of the items it settles to the webhooks queue (events/). */
   readonly publishesEvents: boolean;
@@ -40,4 +41,5 @@ export const WORKERS: readonly WorkerDefinition[] = [
   { name: 'CtxDeadLetters', queue: 'ctx', purpose: 'dead-letters', deadLetter: true, entry: 'functions/workers/dead-letters.ts', maxConcurrency: 2, table: 'settle', publishesEvents: true, memoryMb: 256 },
   // Each try waits 10 s at most, and a batch's events go side by side.
   { name: 'WebhookDelivery', queue: 'webhooks', purpose: 'deliver', deadLetter: false, entry: 'functions/workers/webhooks.ts', maxConcurrency: 5, table: 'none', publishesEvents: false, memoryMb: 256, timeoutSeconds: 30 },
+  { name: 'Erasure', queue: 'erasure', purpose: 'erase', deadLetter: false, entry: 'functions/workers/erasure.ts', maxConcurrency: 2, table: 'write', publishesEvents: false, memoryMb: 256 },
 ];

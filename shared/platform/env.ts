@@ -12,6 +12,7 @@ export const VARIABLES = {
   taskQueueUrl: 'CTX_QUEUE_URL',
   /** Finished answers' and tasks' events, for the organizations' webhooks. */
   webhookQueueUrl: 'WEBHOOK_QUEUE_URL',
+  erasureQueueUrl: 'ERASURE_QUEUE_URL',
   /** Local only: the waits between a webhook's tries, in seconds, comma-separated (else Standard Webhooks' schedule). */
   webhookRetrySeconds: 'LOCAL_WEBHOOK_RETRY_SECONDS',
   /** Local only: webhooks may be http://127.0.0.1 (in AWS only https to public addresses). */
@@ -74,6 +75,7 @@ export const env = {
   taskQueueUrl: () => required('taskQueueUrl'),
   /** Unset: no function publishes webhook events (a stack or test without the queue). */
   webhookQueueUrl: () => raw('webhookQueueUrl'),
+  erasureQueueUrl: () => required('erasureQueueUrl'),
   /** Local only: a shorter schedule of webhook retries (seconds after each failed try). */
   webhookRetrySeconds: (): number[] | undefined => list('webhookRetrySeconds')?.map((item) => {
     const seconds = Number(item);

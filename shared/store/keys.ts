@@ -2,6 +2,7 @@
  * Key builders for the single table. Every key starts with the tenant (`ORG#<orgId>`), so a key
  * built from a verified token can only ever reach that tenant's items.
  */
+const idempotencyPartition = (orgId: string, userId: string): string => `ORG#${orgId}#USER#${userId}#IDEMPOTENCY`;
 const sessionPk = (orgId: string, sessionId: string): string => `ORG#${orgId}#SESSION#${sessionId}`;
 
 export const SESSION_SK = 'SESSION';
@@ -43,9 +44,10 @@ export const keys = {
   usagePartition: (orgId: string) => `ORG#${orgId}#USAGE`,
   /** One partition per org for its rate counters; one item per 10-second bucket. */
   rateCounter: (orgId: string) => `ORG#${orgId}#RATE`,
-  /** An idempotency record: scoped to the org and the user; `digest` hides the client's key. */
-  idempotency: (orgId: string, userId: string, digest: string) => ({
-    pk: `ORG#${orgId}#USER#${userId}#IDEMPOTENCY#${digest}`,
-    sk: 'IDEMPOTENCY',
-  }),
+  /**
+   * An idempotency record: scoped to the org and the user; `digest` hides the client's key. A user's
+   * records share one partition, so that erasing the user finds them with one query.
+   */
+  idempotency: (orgId: string, userId: string, digest: string) => ({ pk: idempotencyPartition(orgId, userId), sk: digest }),
+  idempotencyPartition: (orgId: string, userId: string) => idempotencyPartition(orgId, userId),
 } as const;

@@ -203,3 +203,11 @@ it('refuses without a token, with the API’s sentence', async () => {
   const refused = await createClient({ baseUrl: `${api.url}/openai`, token: 'not-a-token' }).sessions.list().catch((failure: unknown) => failure);
   expect(refused).toMatchObject({ status: 401, code: 'unauthorized', message: 'A valid bearer token is required.' });
 });
+
+it('erases its own user’s data, and is refused another’s as a member', async () => {
+  const mine = createClient({ baseUrl: `${api.url}/openai`, token: () => api.token({ org: ORG, user: 'user_leaving' }) });
+  const session = await mine.sessions.create({ name: 'to erase' });
+  expect(await mine.users.erase('me')).toEqual({ status: 'accepted' });
+  expect(await mine.sessions.get(session.session_id).catch((error: unknown) => error)).toMatchObject({ status: 404 });
+  expect(await mine.users.erase('user_client').catch((error: unknown) => error)).toMatchObject({ status: 403, code: 'admin_only' });
+});

@@ -165,10 +165,10 @@ describe('the stack', () => {
     for (const behavior of [config.DefaultCacheBehavior, ...config.CacheBehaviors]) {
       expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [check![0], 'FunctionARN'] } }]);
     }
-    // The routes that start model calls have throttles of their own, below the stage's.
+    // The routes that start model calls (and the erasure, a sweep of a user's sessions) have throttles of their own, below the stage's.
     const [stage] = Object.values(dev.findResources('AWS::ApiGatewayV2::Stage'));
     const jobRoutes = ROUTES.filter((route) => route.enqueues).map(routeKey);
-    expect(jobRoutes.sort()).toEqual(['POST /openai/sessions/{session_id}/ask', 'POST /openai/sessions/{session_id}/ctx']);
+    expect(jobRoutes.sort()).toEqual(['DELETE /openai/users/{user_id}/data', 'POST /openai/sessions/{session_id}/ask', 'POST /openai/sessions/{session_id}/ctx']);
     expect(Object.keys(stage!.Properties.RouteSettings).sort()).toEqual(jobRoutes);
     for (const key of jobRoutes) expect(stage!.Properties.RouteSettings[key]).toEqual({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
   });
@@ -327,12 +327,14 @@ describe('the stack', () => {
       }
     });
 
-    it('lets only the ask and ctx handlers enqueue, each on its own queue, the answering workers requeue on theirs, and those that settle items send events', () => {
+    it('lets only the ask, ctx and erasure handlers enqueue, each on its own queue, the answering workers and the erasure requeue on theirs, and those that settle items send events', () => {
       const senders = [...statements].filter(([, list]) => actionsOf(list).includes('sqs:SendMessage')).map(([fn]) => fn).sort();
       const eventSenders = ['CancelMessage', 'CancelTask', 'AskWorker', 'CtxWorker', 'AskDeadLetters', 'CtxDeadLetters'];
-      expect(senders).toEqual([...new Set(['Ask', 'CreateTask', ...eventSenders])].map((name) => functionId(dev, name)).sort());
+      expect(senders).toEqual([...new Set(['Ask', 'CreateTask', 'EraseUserData', 'Erasure', ...eventSenders])].map((name) => functionId(dev, name)).sort());
       const targets = (name: string) =>
-        statements.get(functionId(dev, name))!.filter((statement) => actionsOf([statement]).includes('sqs:SendMessage')).map((statement) => JSON.stringify(statement.Resource).match(/(ask|ctx|webhooks)Queue/)?.[1]).sort();
+        statements.get(functionId(dev, name))!.filter((statement) => actionsOf([statement]).includes('sqs:SendMessage')).map((statement) => JSON.stringify(statement.Resource).match(/(ask|ctx|webhooks|erasure)Queue/)?.[1]).sort();
+      expect(targets('EraseUserData')).toEqual(['erasure']);
+      expect(targets('Erasure')).toEqual(['erasure']);
       expect(targets('Ask')).toEqual(['ask']);
       expect(targets('CreateTask')).toEqual(['ctx']);
       expect(targets('AskWorker')).toEqual(['ask', 'webhooks']);
@@ -412,16 +414,18 @@ describe('the stack', () => {
       const stat = alarm!.Properties.Metrics.find((query: any) => query.MetricStat?.Metric.MetricName === metric).MetricStat;
       expect(stat.Metric).toMatchObject({ Namespace: 'AiChat', Dimensions: expect.arrayContaining([{ Name: 'stage', Value: 'prod' }]) });
     }
-    // Dead letters as they arrive (their consumers drain them) and as they wait; the job queues' waits.
+    // Dead letters as they arrive (their consumers drain them) and as they wait; the job and erasure queues' waits;
+    // webhook events and erasure passes that failed every try (no consumer drains those).
     expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'NumberOfMessagesReceived')).toHaveLength(2);
-    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateAgeOfOldestMessage')).toHaveLength(4);
-    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
-    // Functions: throttles (every function), the answering workers near their timeout, crashes.
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateAgeOfOldestMessage')).toHaveLength(5);
+    const deadLettered = alarms.filter((alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(deadLettered.map((alarm) => JSON.stringify(alarm.Properties.Dimensions).match(/Jobs(\w+)DeadLetters/)?.[1]).sort()).toEqual(['erasure', 'webhooks']);
+    // Functions: throttles (every function), the workers (answering, delivering, erasing) near their timeout, crashes.
     const throttled = new Set(named('').filter((alarm) => String(alarm.Properties.AlarmName).includes('FunctionThrottles')).flatMap((alarm) => JSON.stringify(alarm.Properties.Metrics).match(/"FunctionName","Value":\{"Ref":"[^"]+"/g) ?? []));
     expect(throttled.size).toBe(Object.keys(prod.findResources('AWS::Lambda::Function')).length);
     const nearTimeout = alarms.filter((alarm) => alarm.Properties.MetricName === 'Duration');
-    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900, 30 * 900]);
-    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors')).toHaveLength(7);
+    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900, 30 * 900, WORKER_TIMEOUT_SECONDS * 900]);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors')).toHaveLength(8);
     // The table, and the API as rates of its requests (429s counted from the access log).
     for (const metric of ['ReadThrottleEvents', 'WriteThrottleEvents']) expect(metricsOf(named('TableThrottles')[0]!)).toContain(metric);
     expect(metricsOf(named('TableSystemErrors')[0]!)).toEqual(Array(7).fill('SystemErrors'));

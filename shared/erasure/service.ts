@@ -1,0 +1,157 @@
+import { isOrgAdmin, type Principal } from '../auth/principal.js';
+import { removeUserIdempotencyRecords } from '../idempotency/records.js';
+import { sendToQueue } from '../jobs/job-queue.js';
+import { AppError, forbidden } from '../platform/errors.js';
+import { addMetric, logger, MetricUnit } from '../platform/observability.js';
+import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
+import { defaultDb, isConditionFailure } from '../store/client.js';
+import { dynamoUsageRepository } from '../usage/repository.js';
+import { sessionsOfUser } from './repository.js';
+import type { ErasureAccepted, ErasureJob } from './schema.js';
+
+/** The time the request itself erases for, within its route's timeout; a queued pass does the rest. */
+export const REQUEST_BUDGET_MS = 15_000;
+/** The time a queued pass erases for, within the worker's timeout. */
+export const PASS_BUDGET_MS = 90_000;
+/**
+ * The last pass runs this long after the erasure finished: the owner index has shown every session
+ * started before the request by then, and answers that were finishing have settled (or found nothing).
+ */
+export const FOLLOW_UP_SECONDS = 30;
+
+/** Sessions marked, and swept, side by side. */
+const MARK_CONCURRENCY = 16;
+const SWEEP_CONCURRENCY = 4;
+
+export interface ErasureDeps {
+  /** A page of the user's sessions (erasure/repository.ts). */
+  sessionsOfUser(orgId: string, userId: string, cursor?: Record<string, unknown>): ReturnType<typeof sessionsOfUser>;
+  sessions: Pick<SessionRepository, 'markDeleting' | 'deleteWithItems'>;
+  /** Removes the user's rows of the usage counters (the organization's totals stay); returns how many. */
+  removeUsage(orgId: string, userId: string): Promise<number>;
+  /** Removes the user's idempotency records (the responses they were given); returns how many. */
+  removeIdempotency(orgId: string, userId: string): Promise<number>;
+  /** Puts a pass on the erasure queue. */
+  queuePass(job: ErasureJob, delaySeconds: number): Promise<void>;
+  /** Milliseconds now (tests move it). */
+  now?: () => number;
+}
+
+/** What one pass did: whether everything was erased, and how much. */
+export interface PassResult {
+  finished: boolean;
+  sessions: number;
+  usageRows: number;
+  idempotencyRecords: number;
+}
+
+/** Runs `work` over `items`, `concurrency` at a time, while `more()` holds; returns how many ran. */
+async function eachWhile<T>(items: T[], concurrency: number, more: () => boolean, work: (item: T) => Promise<void>): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && more()) {
+      await work(items[next++]!);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  return done;
+}
+
+/**
+ * Erasure of a user's data in an organization (DELETE /openai/users/{user_id}/data): their sessions
+ * with every message, task and progress item, their idempotency records and their usage rows (the
+ * organization's totals stay). The request marks every session as being deleted first (from then on
+ * no route shows it or writes into it), then sweeps them, within a time budget; a queued pass finishes
+ * what the request had no time for, and a last pass, a little later, removes what arrived late.
+ */
+export function erasureService(deps: ErasureDeps) {
+  const now = deps.now ?? Date.now;
+
+  /** One pass: everything of the user's, or as much as the time until `deadlineMs` allows. */
+  async function erase(orgId: string, userId: string, requestedAt: string, deadlineMs: number): Promise<PassResult> {
+    const inTime = () => now() < deadlineMs;
+    const ids: string[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await deps.sessionsOfUser(orgId, userId, cursor);
+      // A session started after the request is not the erasure's.
+      ids.push(...page.sessions.filter((session) => session.session_start <= requestedAt).map((session) => session.session_id));
+      cursor = page.next;
+    } while (cursor && inTime());
+    // Every session first: none of them is shown or written into from here on.
+    const marked = await eachWhile(ids, MARK_CONCURRENCY, inTime, (sessionId) =>
+      deps.sessions.markDeleting(orgId, sessionId, requestedAt).catch((error: unknown) => {
+        // Gone already.
+        if (!isConditionFailure(error)) throw error;
+      }),
+    );
+    const swept = marked === ids.length ? await eachWhile(ids, SWEEP_CONCURRENCY, inTime, (sessionId) => deps.sessions.deleteWithItems(orgId, sessionId)) : 0;
+    const finished = !cursor && marked === ids.length && swept === ids.length && inTime();
+    if (!finished) return { finished, sessions: swept, usageRows: 0, idempotencyRecords: 0 };
+    const [usageRows, idempotencyRecords] = await Promise.all([deps.removeUsage(orgId, userId), deps.removeIdempotency(orgId, userId)]);
+    return { finished, sessions: swept, usageRows, idempotencyRecords };
+  }
+
+  /** Queues the pass after this one: the rest at once, or the last one a little later. */
+  async function queueNext(job: ErasureJob, result: PassResult): Promise<void> {
+    if (!result.finished) await deps.queuePass({ ...job, follow_up: false }, 0);
+    else if (!job.follow_up) await deps.queuePass({ ...job, follow_up: true }, FOLLOW_UP_SECONDS);
+  }
+
+  return {
+    /**
+     * Erases a user's data, as the caller may: oneself (`me`, or one's own id), or any member of the
+     * organization for its admins. A user with nothing stored is erased all the same (it is harmless
+     * to ask again). When it answers, nothing of the user's is returned by any route.
+     * @example await erasure.request(principal, 'me');
+     */
+    async request(principal: Principal, userParam: string): Promise<ErasureAccepted> {
+      const userId = userParam === 'me' ? principal.userId : userParam;
+      if (userId !== principal.userId && !isOrgAdmin(principal)) {
+        throw forbidden("Only the organization's admins may erase another member's data; use me to erase your own.", 'admin_only');
+      }
+      const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), follow_up: false };
+      const result = await erase(job.org_id, userId, job.requested_at, now() + REQUEST_BUDGET_MS);
+      logger.info('erasure requested', { finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords, by_admin: userId !== principal.userId });
+      try {
+        await queueNext(job, result);
+      } catch (error) {
+        addMetric('QueueUnavailable', MetricUnit.Count, 1);
+        logger.error('could not queue an erasure pass', { error: (error as Error).name, finished: result.finished });
+        throw new AppError('unavailable', 'queue_unavailable', 'The erasure began but its last pass could not be queued just now. Send the request again in a few seconds.', {
+          retryAfterSeconds: 5,
+        });
+      }
+      return { status: 'accepted' };
+    },
+
+    /** A queued pass (the erasure worker): erases what is left, then queues the pass after it, if any. */
+    async pass(job: ErasureJob, budgetMs = PASS_BUDGET_MS): Promise<PassResult> {
+      const result = await erase(job.org_id, job.user_id, job.requested_at, now() + budgetMs);
+      logger.info('erasure pass', { follow_up: job.follow_up, finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords });
+      await queueNext(job, result);
+      return result;
+    },
+  };
+}
+
+export type ErasureService = ReturnType<typeof erasureService>;
+
+let wired: ErasureService | undefined;
+
+/** The erasure on this process's table (TABLE_NAME) and erasure queue (ERASURE_QUEUE_URL). */
+export function defaultErasureService(): ErasureService {
+  if (wired) return wired;
+  const db = defaultDb();
+  const usage = dynamoUsageRepository(db);
+  wired = erasureService({
+    sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
+    sessions: dynamoSessionRepository(db),
+    removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
+    removeIdempotency: (orgId, userId) => removeUserIdempotencyRecords(db, orgId, userId),
+    queuePass: (job, delaySeconds) => sendToQueue('erasure', JSON.stringify(job), { delaySeconds }),
+  });
+  return wired;
+}

@@ -1,0 +1,228 @@
+/**
+ * Erasure over HTTP on the local stack (DELETE /openai/users/{user_id}/data): everything of a user in
+ * the organization goes (sessions with their messages, tasks and progress, idempotency records, usage
+ * rows keyed by the user) while the organization's totals and everyone else's data stay; oneself with
+ * `me`, any member for org admins; from the answer on no route returns any of it; a second call is
+ * harmless. Then the passes the request queues: the rest of an erasure it had no time for, and the
+ * last pass that removes what arrived late.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
+import { sessionsOfUser } from '../../shared/erasure/repository.js';
+import type { ErasureJob } from '../../shared/erasure/schema.js';
+import { erasureService, FOLLOW_UP_SECONDS } from '../../shared/erasure/service.js';
+import { removeUserIdempotencyRecords } from '../../shared/idempotency/records.js';
+import { dynamoSessionRepository } from '../../shared/sessions/repository.js';
+import { createDb } from '../../shared/store/client.js';
+import { keys } from '../../shared/store/keys.js';
+import { dynamoUsageRepository } from '../../shared/usage/repository.js';
+import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
+
+let api: TestApi;
+let stub: StubOpenAI;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  stub = await startStubOpenAI();
+  api = await startTestApi({
+    env: {
+      org_erase_OPENAI_API_KEY: 'sk-erase',
+      org_erase_OPENAI_BASE_URL: stub.url,
+      org_elsewhere_OPENAI_API_KEY: 'sk-elsewhere',
+      org_elsewhere_OPENAI_BASE_URL: stub.url,
+    },
+  });
+}, 30_000);
+afterAll(async () => {
+  await api?.close();
+  await stub?.close();
+  process.env = savedEnv;
+});
+
+const as = async (org: string, user: string, role?: 'admin') => client(api.url, await api.token({ org, user, ...(role ? { role } : {}) }));
+const dynamo = () => new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+const doc = () => DynamoDBDocumentClient.from(dynamo());
+
+async function table(): Promise<Record<string, any>[]> {
+  const items: Record<string, any>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc().send(new ScanCommand({ TableName: 'ai-chat-local', ExclusiveStartKey: startKey }));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/** Every item of the table that is a user's in an organization: in their sessions, their idempotency records, their usage rows. */
+async function itemsOf(org: string, user: string, sessionIds: string[]) {
+  const partitions = new Set(sessionIds.map((id) => keys.sessionPartition(org, id)));
+  return (await table()).filter(
+    (item) => partitions.has(item.pk) || item.pk === keys.idempotencyPartition(org, user) || (item.pk === keys.usagePartition(org) && item.user_id === user),
+  );
+}
+
+async function finishedTask(c: Awaited<ReturnType<typeof as>>, sessionId: string, ctxId: string) {
+  for (let i = 0; i < 50; i++) {
+    const task = (await c.get(`/openai/sessions/${sessionId}/ctx/${ctxId}?wait=5`)).body;
+    if (task.status !== 'pending' && task.status !== 'processing') return task;
+  }
+  throw new Error('the task did not finish');
+}
+
+/** A user with two sessions: an answered ask (sent with an Idempotency-Key), a note and a finished task. */
+async function userWithData(org: string, user: string) {
+  const c = await as(org, user);
+  const sessionIds: string[] = [];
+  const ids: string[] = [];
+  for (const name of ['First', 'Second']) {
+    const sessionId = (await c.post('/openai/sessions', { name, system_prompt: 'Be brief.' })).body.session_id;
+    sessionIds.push(sessionId);
+    const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message: `A private question in ${name}` }, { 'Idempotency-Key': `ask-${user}-${name}` });
+    expect(asked.status).toBe(202);
+    expect((await settledMessage(c, sessionId, asked.body.message_id)).status).toBe('COMPLETED');
+    const note = await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'A private note' });
+    const task = await c.post(`/openai/sessions/${sessionId}/ctx`, { task: 'Summarize' });
+    expect((await finishedTask(c, sessionId, task.body.ctx_id)).status).toBe('done');
+    ids.push(`${sessionId}/messages/${asked.body.message_id}`, `${sessionId}/messages/${asked.body.user_message_id}`, `${sessionId}/messages/${note.body.message_id}`, `${sessionId}/ctx/${task.body.ctx_id}`);
+  }
+  return { c, sessionIds, ids };
+}
+
+describe('DELETE /openai/users/{user_id}/data', () => {
+  it('erases everything of the caller (me) and nothing of anyone else: the organization’s totals stay', async () => {
+    const ann = await userWithData('org_erase', 'user_ann');
+    const ben = await userWithData('org_erase', 'user_ben');
+    const admin = await as('org_erase', 'user_boss', 'admin');
+    const usageBefore = (await admin.get('/openai/usage')).body;
+    expect(usageBefore.totals.requests).toBe(8);
+    expect((await itemsOf('org_erase', 'user_ann', ann.sessionIds)).map((item) => item.entity).sort()).toEqual(
+      expect.arrayContaining(['idempotency', 'message', 'session', 'task', 'usage_user_day']),
+    );
+
+    const erased = await ann.c.delete('/openai/users/me/data');
+    expect(erased).toMatchObject({ status: 202, body: { status: 'accepted' } });
+
+    // From the answer on: no route returns any of it, and no item of it is left in the table.
+    for (const sessionId of ann.sessionIds) {
+      expect(await ann.c.get(`/openai/sessions/${sessionId}`)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+      expect((await admin.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
+      expect((await ann.c.get(`/openai/sessions/${sessionId}/messages`)).status).toBe(404);
+      expect((await ann.c.post(`/openai/sessions/${sessionId}/ask`, { message: 'Still there?' })).status).toBe(404);
+    }
+    for (const path of ann.ids) expect((await ann.c.get(`/openai/sessions/${path}`)).status).toBe(404);
+    expect((await ann.c.get('/openai/sessions')).body.items).toEqual([]);
+    expect(await itemsOf('org_erase', 'user_ann', ann.sessionIds)).toEqual([]);
+    // The retried ask with the same key is a new request: its record went too.
+    const again = await ann.c.post(`/openai/sessions/${ann.sessionIds[0]}/ask`, { message: 'A private question in First' }, { 'Idempotency-Key': 'ask-user_ann-First' });
+    expect(again.status).toBe(404);
+
+    // The organization's totals stay; the user's rows do not.
+    const usageAfter = (await admin.get('/openai/usage?group_by=user')).body;
+    expect(usageAfter.totals).toEqual(usageBefore.totals);
+    expect(usageAfter.items.map((item: { user_id: string }) => item.user_id)).toEqual(['user_ben']);
+    // Ben's data is all there.
+    for (const path of ben.ids) expect((await ben.c.get(`/openai/sessions/${path}`)).status).toBe(200);
+    expect((await ben.c.get('/openai/sessions')).body.items).toHaveLength(2);
+
+    // Asking again is harmless, and so is erasing a user with nothing stored.
+    expect(await ann.c.delete('/openai/users/me/data')).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    expect(await ann.c.delete('/openai/users/user_ann/data')).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    expect((await ben.c.get('/openai/sessions')).body.items).toHaveLength(2);
+    // Ann may go on: a new session is hers, kept.
+    const fresh = (await ann.c.post('/openai/sessions', { name: 'After' })).body.session_id;
+    expect((await ann.c.get(`/openai/sessions/${fresh}`)).status).toBe(200);
+  }, 90_000);
+
+  it('lets org admins erase any member, members only themselves, and no one another organization’s users', async () => {
+    const cat = await userWithData('org_erase', 'user_cat');
+    const dan = await as('org_erase', 'user_dan');
+    // A member for another: refused, nothing erased.
+    expect(await dan.delete('/openai/users/user_cat/data')).toMatchObject({ status: 403, body: { code: 'admin_only' } });
+    for (const path of cat.ids) expect((await cat.c.get(`/openai/sessions/${path}`)).status).toBe(200);
+    // Another organization's admin, naming the same user id: its own organization's user of that id, so nothing here.
+    const stranger = await as('org_elsewhere', 'user_eve', 'admin');
+    expect(await stranger.delete('/openai/users/user_cat/data')).toMatchObject({ status: 202 });
+    for (const path of cat.ids) expect((await cat.c.get(`/openai/sessions/${path}`)).status).toBe(200);
+    // A user id that cannot be one.
+    expect(await dan.delete('/openai/users/not%20an%20id/data')).toMatchObject({ status: 404, body: { code: 'not_found' } });
+    expect((await dan.call('POST', '/openai/users/me/data')).status).toBe(404);
+    // The organization's admin: erased.
+    const admin = await as('org_erase', 'user_boss', 'admin');
+    expect(await admin.delete('/openai/users/user_cat/data')).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    for (const path of cat.ids) expect((await cat.c.get(`/openai/sessions/${path}`)).status).toBe(404);
+    expect(await itemsOf('org_erase', 'user_cat', cat.sessionIds)).toEqual([]);
+  }, 90_000);
+});
+
+describe('the passes an erasure queues', () => {
+  const wiring = (now: () => number, queued: Array<{ job: ErasureJob; delaySeconds: number }>) => {
+    const db = createDb(dynamo(), 'ai-chat-local');
+    const usage = dynamoUsageRepository(db);
+    return erasureService({
+      sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
+      sessions: dynamoSessionRepository(db),
+      removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
+      removeIdempotency: (orgId, userId) => removeUserIdempotencyRecords(db, orgId, userId),
+      queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }),
+      now,
+    });
+  };
+
+  it('marks every session at once, leaves the rest of the sweep to a queued pass when out of time, then queues the last pass', async () => {
+    const fay = await userWithData('org_erase', 'user_fay');
+    const principal = { orgId: 'org_erase', userId: 'user_fay', role: 'org:member' } as const;
+    // A clock that runs out once the sessions are marked: each reading is 4 seconds later.
+    let clock = Date.now();
+    const queued: Array<{ job: ErasureJob; delaySeconds: number }> = [];
+    const budgetRunsOut = wiring(() => (clock += 4_000), queued);
+    expect(await budgetRunsOut.request(principal as never, 'me')).toEqual({ status: 'accepted' });
+    // Not finished: every session is gone for every route, its items still in the table, the rest queued at once.
+    for (const sessionId of fay.sessionIds) expect((await fay.c.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
+    expect((await itemsOf('org_erase', 'user_fay', fay.sessionIds)).length).toBeGreaterThan(0);
+    expect(queued).toEqual([{ job: { kind: 'erasure', org_id: 'org_erase', user_id: 'user_fay', requested_at: expect.any(String), follow_up: false }, delaySeconds: 0 }]);
+
+    // The queued pass, with time: everything goes, and the last pass is queued a little later.
+    const inTime = wiring(() => Date.now(), queued);
+    const result = await inTime.pass(queued[0]!.job);
+    expect(result.finished).toBe(true);
+    expect(result.sessions).toBeGreaterThan(0);
+    expect(await itemsOf('org_erase', 'user_fay', fay.sessionIds)).toEqual([]);
+    expect(queued[1]).toEqual({ job: { ...queued[0]!.job, follow_up: true }, delaySeconds: FOLLOW_UP_SECONDS });
+
+    // What arrived late (a usage row counted by an answer that was finishing): the last pass removes it, and queues nothing more.
+    await doc().send(new PutCommand({ TableName: 'ai-chat-local', Item: { pk: keys.usagePartition('org_erase'), sk: `UDAY#2026-12-04#user_fay`, user_id: 'user_fay', entity: 'usage_user_day', total_tokens: 5 } }));
+    const late = (await table()).filter((item) => item.user_id === 'user_fay' && item.entity === 'usage_user_day');
+    expect(late).toHaveLength(1);
+    expect(await inTime.pass(queued[1]!.job)).toMatchObject({ finished: true, usageRows: 1 });
+    expect((await table()).filter((item) => item.user_id === 'user_fay')).toEqual([]);
+    expect(queued).toHaveLength(2);
+  }, 90_000);
+
+  it('leaves a session started after the request to its owner', async () => {
+    const gus = await as('org_erase', 'user_gus');
+    const kept = (await gus.post('/openai/sessions', { name: 'Started after' })).body.session_id;
+    const queued: Array<{ job: ErasureJob; delaySeconds: number }> = [];
+    const result = await wiring(() => Date.now(), queued).pass({ kind: 'erasure', org_id: 'org_erase', user_id: 'user_gus', requested_at: '2026-01-01T00:00:00.000Z', follow_up: true });
+    expect(result).toMatchObject({ finished: true, sessions: 0 });
+    expect((await gus.get(`/openai/sessions/${kept}`)).status).toBe(200);
+  });
+});
+
+describe('the erasure worker, fed by the local poller from the erasure queue', () => {
+  it('runs a queued pass: the user’s data goes', async () => {
+    const { sendToQueue } = await import('../../shared/jobs/job-queue.js');
+    const hal = await userWithData('org_erase', 'user_hal');
+    const job: ErasureJob = { kind: 'erasure', org_id: 'org_erase', user_id: 'user_hal', requested_at: new Date().toISOString(), follow_up: true };
+    await sendToQueue('erasure', 'not a pass');
+    await sendToQueue('erasure', JSON.stringify(job));
+    let left = await itemsOf('org_erase', 'user_hal', hal.sessionIds);
+    for (let i = 0; i < 100 && left.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await itemsOf('org_erase', 'user_hal', hal.sessionIds);
+    }
+    expect(left).toEqual([]);
+    for (const path of hal.ids) expect((await hal.c.get(`/openai/sessions/${path}`)).status).toBe(404);
+  }, 60_000);
+});
