@@ -1,4 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 import { TABLE } from '../store/table.js';
@@ -28,4 +28,32 @@ export async function sessionsOfUser(db: Db, orgId: string, userId: string, curs
   );
   const sessions = Items.map((item) => ({ session_id: String(item.session_id), session_start: String(item.session_start) }));
   return { sessions, ...(LastEvaluatedKey ? { next: LastEvaluatedKey } : {}) };
+}
+
+/** How long the record of an erasure is kept: a repeated request in that time is answered as the first. */
+const ERASURE_RECORD_DAYS = 90;
+
+/**
+ * Records that a user's data was erased in an organization (who asked, and when), so that asking
+ * again answers as the first time did, after the data is gone. It holds no data of the user's but the id.
+ */
+export async function recordErasure(db: Db, orgId: string, userId: string, requestedAt: string, requestedBy: string): Promise<void> {
+  await db.doc.send(
+    new PutCommand({
+      TableName: db.table,
+      Item: {
+        ...keys.erasure(orgId, userId),
+        entity: 'erasure',
+        requested_at: requestedAt,
+        requested_by: requestedBy,
+        [TABLE.ttlAttribute]: Math.floor(Date.parse(requestedAt) / 1000) + ERASURE_RECORD_DAYS * 86_400,
+      },
+    }),
+  );
+}
+
+/** Whether the user's data was erased in the organization in the last 90 days. */
+export async function wasErased(db: Db, orgId: string, userId: string): Promise<boolean> {
+  const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.erasure(orgId, userId), ConsistentRead: true }));
+  return Boolean(Item);
 }

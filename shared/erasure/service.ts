@@ -6,7 +6,7 @@ import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
 import { defaultDb, isConditionFailure } from '../store/client.js';
 import { dynamoUsageRepository } from '../usage/repository.js';
-import { sessionsOfUser } from './repository.js';
+import { recordErasure, sessionsOfUser, wasErased } from './repository.js';
 import type { ErasureAccepted, ErasureJob } from './schema.js';
 
 /** The time the request itself erases for, within its route's timeout; a queued pass does the rest. */
@@ -31,14 +31,18 @@ export interface ErasureDeps {
   removeUsage(orgId: string, userId: string): Promise<number>;
   /** Removes the user's idempotency records (the responses they were given); returns how many. */
   removeIdempotency(orgId: string, userId: string): Promise<number>;
+  /** Keeps the record of an erasure, and tells whether there is one (erasure/repository.ts). */
+  recordErasure(orgId: string, userId: string, requestedAt: string, requestedBy: string): Promise<void>;
+  wasErased(orgId: string, userId: string): Promise<boolean>;
   /** Puts a pass on the erasure queue. */
   queuePass(job: ErasureJob, delaySeconds: number): Promise<void>;
   /** Milliseconds now (tests move it). */
   now?: () => number;
 }
 
-/** What one pass did: whether everything was erased, and how much. */
+/** What one pass did: whether it found anything of the user's, whether everything was erased, and how much. */
 export interface PassResult {
+  found: boolean;
   finished: boolean;
   sessions: number;
   usageRows: number;
@@ -89,9 +93,9 @@ export function erasureService(deps: ErasureDeps) {
     );
     const swept = marked === ids.length ? await eachWhile(ids, SWEEP_CONCURRENCY, inTime, (sessionId) => deps.sessions.deleteWithItems(orgId, sessionId)) : 0;
     const finished = !cursor && marked === ids.length && swept === ids.length && inTime();
-    if (!finished) return { finished, sessions: swept, usageRows: 0, idempotencyRecords: 0 };
+    if (!finished) return { found: true, finished, sessions: swept, usageRows: 0, idempotencyRecords: 0 };
     const [usageRows, idempotencyRecords] = await Promise.all([deps.removeUsage(orgId, userId), deps.removeIdempotency(orgId, userId)]);
-    return { finished, sessions: swept, usageRows, idempotencyRecords };
+    return { found: ids.length + usageRows + idempotencyRecords > 0, finished, sessions: swept, usageRows, idempotencyRecords };
   }
 
   /** Queues the pass after this one: the rest at once, or the last one a little later. */
@@ -103,8 +107,9 @@ export function erasureService(deps: ErasureDeps) {
   return {
     /**
      * Erases a user's data, as the caller may: oneself (`me`, or one's own id), or any member of the
-     * organization for its admins. A user with nothing stored is erased all the same (it is harmless
-     * to ask again). When it answers, nothing of the user's is returned by any route.
+     * organization for its admins. An admin naming a user of whom the organization holds nothing, and
+     * never erased, gets 404 (another organization's user is one); asking again after an erasure
+     * answers as the first time. When it answers, nothing of the user's is returned by any route.
      * @example await erasure.request(principal, 'me');
      */
     async request(principal: Principal, userParam: string): Promise<ErasureAccepted> {
@@ -114,6 +119,10 @@ export function erasureService(deps: ErasureDeps) {
       }
       const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), follow_up: false };
       const result = await erase(job.org_id, userId, job.requested_at, now() + REQUEST_BUDGET_MS);
+      if (!result.found && userId !== principal.userId && !(await deps.wasErased(job.org_id, userId))) {
+        throw new AppError('not_found', 'not_found', 'User not found: this organization holds no data of that user.');
+      }
+      await deps.recordErasure(job.org_id, userId, job.requested_at, principal.userId);
       logger.info('erasure requested', { finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords, by_admin: userId !== principal.userId });
       try {
         await queueNext(job, result);
@@ -151,6 +160,8 @@ export function defaultErasureService(): ErasureService {
     sessions: dynamoSessionRepository(db),
     removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
     removeIdempotency: (orgId, userId) => removeUserIdempotencyRecords(db, orgId, userId),
+    recordErasure: (orgId, userId, requestedAt, requestedBy) => recordErasure(db, orgId, userId, requestedAt, requestedBy),
+    wasErased: (orgId, userId) => wasErased(db, orgId, userId),
     queuePass: (job, delaySeconds) => sendToQueue('erasure', JSON.stringify(job), { delaySeconds }),
   });
   return wired;

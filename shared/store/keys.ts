@@ -50,4 +50,6 @@ export const keys = {
    */
   idempotency: (orgId: string, userId: string, digest: string) => ({ pk: idempotencyPartition(orgId, userId), sk: digest }),
   idempotencyPartition: (orgId: string, userId: string) => idempotencyPartition(orgId, userId),
+  /** The record of a user's erasure (erasure/). */
+  erasure: (orgId: string, userId: string) => ({ pk: `ORG#${orgId}#ERASURE`, sk: userId }),
 } as const;

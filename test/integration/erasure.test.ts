@@ -9,7 +9,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
-import { sessionsOfUser } from '../../shared/erasure/repository.js';
+import { recordErasure, sessionsOfUser, wasErased } from '../../shared/erasure/repository.js';
 import type { ErasureJob } from '../../shared/erasure/schema.js';
 import { erasureService, FOLLOW_UP_SECONDS } from '../../shared/erasure/service.js';
 import { removeUserIdempotencyRecords } from '../../shared/idempotency/records.js';
@@ -135,24 +135,30 @@ describe('DELETE /openai/users/{user_id}/data', () => {
     expect((await ann.c.get(`/openai/sessions/${fresh}`)).status).toBe(200);
   }, 90_000);
 
-  it('lets org admins erase any member, members only themselves, and no one another organization’s users', async () => {
+  it('lets org admins erase any member, members only themselves, and no one another organization’s users (404)', async () => {
     const cat = await userWithData('org_erase', 'user_cat');
     const dan = await as('org_erase', 'user_dan');
     // A member for another: refused, nothing erased.
     expect(await dan.delete('/openai/users/user_cat/data')).toMatchObject({ status: 403, body: { code: 'admin_only' } });
     for (const path of cat.ids) expect((await cat.c.get(`/openai/sessions/${path}`)).status).toBe(200);
-    // Another organization's admin, naming the same user id: its own organization's user of that id, so nothing here.
+    // Another organization's admin: no such user in that organization, and nothing erased here.
     const stranger = await as('org_elsewhere', 'user_eve', 'admin');
-    expect(await stranger.delete('/openai/users/user_cat/data')).toMatchObject({ status: 202 });
+    expect(await stranger.delete('/openai/users/user_cat/data')).toMatchObject({ status: 404, body: { code: 'not_found', error: 'User not found: this organization holds no data of that user.' } });
     for (const path of cat.ids) expect((await cat.c.get(`/openai/sessions/${path}`)).status).toBe(200);
+    // Nor a user of whom the organization holds nothing.
+    const admin = await as('org_erase', 'user_boss', 'admin');
+    expect(await admin.delete('/openai/users/user_nobody/data')).toMatchObject({ status: 404, body: { code: 'not_found' } });
     // A user id that cannot be one.
     expect(await dan.delete('/openai/users/not%20an%20id/data')).toMatchObject({ status: 404, body: { code: 'not_found' } });
     expect((await dan.call('POST', '/openai/users/me/data')).status).toBe(404);
-    // The organization's admin: erased.
-    const admin = await as('org_erase', 'user_boss', 'admin');
+    // The organization's admin: erased; asked again, the same answer (the erasure is on record, with who asked).
     expect(await admin.delete('/openai/users/user_cat/data')).toMatchObject({ status: 202, body: { status: 'accepted' } });
     for (const path of cat.ids) expect((await cat.c.get(`/openai/sessions/${path}`)).status).toBe(404);
     expect(await itemsOf('org_erase', 'user_cat', cat.sessionIds)).toEqual([]);
+    expect(await admin.delete('/openai/users/user_cat/data')).toMatchObject({ status: 202, body: { status: 'accepted' } });
+    expect((await table()).filter((item) => item.entity === 'erasure' && item.sk === 'user_cat')).toEqual([
+      expect.objectContaining({ pk: 'ORG#org_erase#ERASURE', requested_by: 'user_boss', requested_at: expect.any(String), expires_at: expect.any(Number) }),
+    ]);
   }, 90_000);
 });
 
@@ -165,6 +171,8 @@ describe('the passes an erasure queues', () => {
       sessions: dynamoSessionRepository(db),
       removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
       removeIdempotency: (orgId, userId) => removeUserIdempotencyRecords(db, orgId, userId),
+      recordErasure: (orgId, userId, requestedAt, requestedBy) => recordErasure(db, orgId, userId, requestedAt, requestedBy),
+      wasErased: (orgId, userId) => wasErased(db, orgId, userId),
       queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }),
       now,
     });
