@@ -33,8 +33,8 @@ export const QUEUES = {
   // Each try is one receive: the first and the seven retries, then the dead-letter queue. A retry's
   // wait is the message's visibility, set by the delivery when a try fails (at most SQS's 12 hours).
   webhooks: { id: 'webhooks', fifo: false, urlVariable: 'webhookQueueUrl', maxReceiveCount: WEBHOOK_RETRY_SECONDS.length + 1, retentionSeconds: 4 * 24 * 3600, visibilityTimeoutSeconds: 90 },
-  // An erasure's passes: a failed one comes back after the visibility (six times the worker's timeout).
-  erasure: { id: 'erasure', fifo: false, urlVariable: 'erasureQueueUrl' },
+  // An erasure's passes: one that failed comes back after the visibility, 90 s (its worker runs 60 s at most).
+  erasure: { id: 'erasure', fifo: false, urlVariable: 'erasureQueueUrl', visibilityTimeoutSeconds: 90 },
 } as const satisfies Record<QueueId, QueueDefinition>;
 
 /** How long one worker invocation may run. */

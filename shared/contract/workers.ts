@@ -41,5 +41,6 @@ export const WORKERS: readonly WorkerDefinition[] = [
   { name: 'CtxDeadLetters', queue: 'ctx', purpose: 'dead-letters', deadLetter: true, entry: 'functions/workers/dead-letters.ts', maxConcurrency: 2, table: 'settle', publishesEvents: true, memoryMb: 256 },
   // Each try waits 10 s at most, and a batch's events go side by side.
   { name: 'WebhookDelivery', queue: 'webhooks', purpose: 'deliver', deadLetter: false, entry: 'functions/workers/webhooks.ts', maxConcurrency: 5, table: 'none', publishesEvents: false, memoryMb: 256, timeoutSeconds: 30 },
-  { name: 'Erasure', queue: 'erasure', purpose: 'erase', deadLetter: false, entry: 'functions/workers/erasure.ts', maxConcurrency: 2, table: 'write', publishesEvents: false, memoryMb: 256 },
+  // A pass erases for 40 s at most (erasure/service.ts), then queues the next.
+  { name: 'Erasure', queue: 'erasure', purpose: 'erase', deadLetter: false, entry: 'functions/workers/erasure.ts', maxConcurrency: 2, table: 'write', publishesEvents: false, memoryMb: 256, timeoutSeconds: 60 },
 ];

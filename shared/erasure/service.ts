@@ -11,8 +11,8 @@ import type { ErasureAccepted, ErasureJob } from './schema.js';
 
 /** The time the request itself erases for, within its route's timeout; a queued pass does the rest. */
 export const REQUEST_BUDGET_MS = 15_000;
-/** The time a queued pass erases for, within the worker's timeout. */
-export const PASS_BUDGET_MS = 90_000;
+/** The time a queued pass erases for, within the worker's 60 s timeout. */
+export const PASS_BUDGET_MS = 40_000;
 /**
  * The last pass runs this long after the erasure finished: the owner index has shown every session
  * started before the request by then, and answers that were finishing have settled (or found nothing).
@@ -118,7 +118,14 @@ export function erasureService(deps: ErasureDeps) {
         throw forbidden("Only the organization's admins may erase another member's data; use me to erase your own.", 'admin_only');
       }
       const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), follow_up: false };
-      const result = await erase(job.org_id, userId, job.requested_at, now() + REQUEST_BUDGET_MS);
+      let result: PassResult;
+      try {
+        result = await erase(job.org_id, userId, job.requested_at, now() + REQUEST_BUDGET_MS);
+      } catch (error) {
+        // What was begun is finished by a queued pass; the caller is answered with the error, and may ask again.
+        await deps.queuePass(job, 0).catch(() => undefined);
+        throw error;
+      }
       if (!result.found && userId !== principal.userId && !(await deps.wasErased(job.org_id, userId))) {
         throw new AppError('not_found', 'not_found', 'User not found: this organization holds no data of that user.');
       }

@@ -424,7 +424,7 @@ describe('the stack', () => {
     const throttled = new Set(named('').filter((alarm) => String(alarm.Properties.AlarmName).includes('FunctionThrottles')).flatMap((alarm) => JSON.stringify(alarm.Properties.Metrics).match(/"FunctionName","Value":\{"Ref":"[^"]+"/g) ?? []));
     expect(throttled.size).toBe(Object.keys(prod.findResources('AWS::Lambda::Function')).length);
     const nearTimeout = alarms.filter((alarm) => alarm.Properties.MetricName === 'Duration');
-    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900, 30 * 900, WORKER_TIMEOUT_SECONDS * 900]);
+    expect(nearTimeout.map((alarm) => alarm.Properties.Threshold)).toEqual([WORKER_TIMEOUT_SECONDS * 900, WORKER_TIMEOUT_SECONDS * 900, 30 * 900, 60 * 900]);
     expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors')).toHaveLength(8);
     // The table, and the API as rates of its requests (429s counted from the access log).
     for (const metric of ['ReadThrottleEvents', 'WriteThrottleEvents']) expect(metricsOf(named('TableThrottles')[0]!)).toContain(metric);

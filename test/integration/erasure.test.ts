@@ -208,6 +208,38 @@ describe('the passes an erasure queues', () => {
     expect(queued).toHaveLength(2);
   }, 90_000);
 
+  it('queues a pass to finish what a failed request began, and answers the failure', async () => {
+    const ivy = await userWithData('org_erase', 'user_ivy');
+    const queued: Array<{ job: ErasureJob; delaySeconds: number }> = [];
+    const sound = wiring(() => Date.now(), queued);
+    // The table refuses the sweep once the sessions are marked (a fault no emulator makes on demand).
+    let failing = true;
+    const db = createDb(dynamo(), 'ai-chat-local');
+    const flaky = erasureService({
+      sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
+      sessions: {
+        markDeleting: (...args) => dynamoSessionRepository(db).markDeleting(...args),
+        deleteWithItems: async (...args) => {
+          if (failing) throw Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' });
+          return dynamoSessionRepository(db).deleteWithItems(...args);
+        },
+      },
+      removeUsage: async () => 0,
+      removeIdempotency: async () => 0,
+      recordErasure: async () => undefined,
+      wasErased: async () => false,
+      queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }),
+    });
+    const principal = { orgId: 'org_erase', userId: 'user_ivy', role: 'org:member' };
+    expect(await flaky.request(principal, 'me').catch((error: Error) => error.name)).toBe('ThrottlingException');
+    // Marked already: no route shows the sessions; the queued pass, run when the table is back, erases them.
+    for (const sessionId of ivy.sessionIds) expect((await ivy.c.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
+    expect(queued).toEqual([{ job: expect.objectContaining({ user_id: 'user_ivy', follow_up: false }), delaySeconds: 0 }]);
+    failing = false;
+    expect(await sound.pass(queued[0]!.job)).toMatchObject({ finished: true });
+    expect(await itemsOf('org_erase', 'user_ivy', ivy.sessionIds)).toEqual([]);
+  }, 60_000);
+
   it('leaves a session started after the request to its owner', async () => {
     const gus = await as('org_erase', 'user_gus');
     const kept = (await gus.post('/openai/sessions', { name: 'Started after' })).body.session_id;
