@@ -63,3 +63,31 @@ describe('webhook URLs and addresses', () => {
     expect(['127.0.0.1', '::1']).toContain(allowed.address);
   });
 });
+
+describe('deliverOnce', () => {
+  it('follows no redirect: a 3xx is a failed try, and its Location is never called', async () => {
+    const { createServer } = await import('node:http');
+    const { deliverOnce } = await import('../../shared/events/delivery.js');
+    let elsewhereCalled = false;
+    const elsewhere = createServer((_req, res) => ((elsewhereCalled = true), res.end('ok')));
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const target = `http://127.0.0.1:${(elsewhere.address() as { port: number }).port}/`;
+    const redirecting = createServer((_req, res) => res.writeHead(302, { Location: target }).end());
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    const saved = process.env.LOCAL_WEBHOOK_ALLOW_LOOPBACK;
+    process.env.LOCAL_WEBHOOK_ALLOW_LOOPBACK = '1';
+    try {
+      const result = await deliverOnce(
+        { url: `http://127.0.0.1:${(redirecting.address() as { port: number }).port}/hook`, secret: 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD' },
+        { id: 'evt_1', org_id: 'org_x', body: { type: 'message.completed', timestamp: new Date().toISOString(), data: { org_id: 'org_x' } } } as never,
+      );
+      expect(result).toEqual({ delivered: false, reason: 'the receiver answered 302' });
+      expect(elsewhereCalled).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.LOCAL_WEBHOOK_ALLOW_LOOPBACK;
+      else process.env.LOCAL_WEBHOOK_ALLOW_LOOPBACK = saved;
+      redirecting.close();
+      elsewhere.close();
+    }
+  });
+});
