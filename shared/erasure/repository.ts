@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 import { TABLE } from '../store/table.js';
@@ -56,4 +56,72 @@ export async function recordErasure(db: Db, orgId: string, userId: string, reque
 export async function wasErased(db: Db, orgId: string, userId: string): Promise<boolean> {
   const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.erasure(orgId, userId), ConsistentRead: true }));
   return Boolean(Item);
+}
+
+/** When a user's data was last erased (`requested_at`), if it was. */
+export type ErasedAt = (orgId: string, userId: string) => Promise<string | undefined>;
+/** How long an instance trusts what it read of a user's erasure. */
+const ERASURE_TRUST_MS = 5_000;
+const LOOKUPS_KEPT = 10_000;
+
+/**
+ * When each user's data was last erased, read from the erasure records and kept per instance for 5
+ * seconds. The item routes use it so that what an erasure has not swept yet is never shown: the
+ * record is written before the erasure starts, and a request that leaves anything for a queued pass
+ * runs longer than that before it answers.
+ * @example if ((await erasedAt(orgId, item.user_id)) >= item.created_at) throw notFound('Message');
+ */
+export function cachedErasures(db: Db): ErasedAt {
+  const known = new Map<string, { at?: string; until: number }>();
+  return async (orgId, userId) => {
+    const key = `${orgId}\n${userId}`;
+    const hit = known.get(key);
+    if (hit && hit.until > Date.now()) return hit.at;
+    const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.erasure(orgId, userId), ConsistentRead: true }));
+    if (known.size >= LOOKUPS_KEPT) known.clear();
+    const at = Item ? String(Item.requested_at) : undefined;
+    known.set(key, { at, until: Date.now() + ERASURE_TRUST_MS });
+    return at;
+  };
+}
+
+/** Whether an item of a user's (its owner and creation) was erased: created no later than the erasure. */
+export async function isErased(erasedAt: ErasedAt | undefined, orgId: string, item: { user_id?: unknown; created_at?: unknown }): Promise<boolean> {
+  if (!erasedAt || typeof item.user_id !== 'string') return false;
+  const at = await erasedAt(orgId, item.user_id);
+  return at !== undefined && String(item.created_at) <= at;
+}
+
+/**
+ * Whether the organization holds anything of a user's: a session (being deleted or not), an
+ * idempotency record, or a usage row (the last, a query of the organization's user rows, only when
+ * the others found nothing).
+ */
+export async function holdsDataOf(db: Db, orgId: string, userId: string): Promise<boolean> {
+  const any = async (input: Omit<QueryCommandInput, 'TableName'>) => {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: startKey }));
+      if (page.Items?.length) return true;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return false;
+  };
+  const [sessions, records] = await Promise.all([
+    any({
+      IndexName: TABLE.byOwnerIndex.name,
+      KeyConditionExpression: '#pk = :owner',
+      ExpressionAttributeNames: { '#pk': TABLE.byOwnerIndex.partitionKey },
+      ExpressionAttributeValues: { ':owner': keys.sessionOwner(orgId, userId, '').gsi1pk },
+      Limit: 1,
+    }),
+    any({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.idempotencyPartition(orgId, userId) }, Limit: 1 }),
+  ]);
+  if (sessions || records) return true;
+  return any({
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :userDays)',
+    FilterExpression: 'user_id = :user',
+    ProjectionExpression: 'pk',
+    ExpressionAttributeValues: { ':pk': keys.usagePartition(orgId), ':userDays': 'UDAY#', ':user': userId },
+  });
 }

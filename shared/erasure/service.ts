@@ -6,7 +6,7 @@ import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
 import { defaultDb, isConditionFailure } from '../store/client.js';
 import { dynamoUsageRepository } from '../usage/repository.js';
-import { recordErasure, sessionsOfUser, wasErased } from './repository.js';
+import { holdsDataOf, recordErasure, sessionsOfUser, wasErased } from './repository.js';
 import type { ErasureAccepted, ErasureJob } from './schema.js';
 
 /** The time the request itself erases for, within its route's timeout; a queued pass does the rest. */
@@ -14,8 +14,9 @@ export const REQUEST_BUDGET_MS = 15_000;
 /** The time a queued pass erases for, within the worker's 60 s timeout. */
 export const PASS_BUDGET_MS = 40_000;
 /**
- * The last pass runs this long after the erasure finished: the owner index has shown every session
- * started before the request by then, and answers that were finishing have settled (or found nothing).
+ * The pass the request queues first runs this long after it (a pass that erased anything queues one
+ * more as long after it): the owner index has shown every session started before the request by
+ * then, and answers that were finishing have settled (or found nothing).
  */
 export const FOLLOW_UP_SECONDS = 30;
 
@@ -29,8 +30,10 @@ export interface ErasureDeps {
   sessions: Pick<SessionRepository, 'markDeleting' | 'deleteWithItems'>;
   /** Removes the user's rows of the usage counters (the organization's totals stay); returns how many. */
   removeUsage(orgId: string, userId: string): Promise<number>;
-  /** Removes the user's idempotency records (the responses they were given); returns how many. */
-  removeIdempotency(orgId: string, userId: string): Promise<number>;
+  /** Removes the user's idempotency records made before the erasure (the responses they were given); returns how many. */
+  removeIdempotency(orgId: string, userId: string, before: string): Promise<number>;
+  /** Whether the organization holds anything of the user's: a session, an idempotency record, a usage row. */
+  holdsDataOf(orgId: string, userId: string): Promise<boolean>;
   /** Keeps the record of an erasure, and tells whether there is one (erasure/repository.ts). */
   recordErasure(orgId: string, userId: string, requestedAt: string, requestedBy: string): Promise<void>;
   wasErased(orgId: string, userId: string): Promise<boolean>;
@@ -66,9 +69,12 @@ async function eachWhile<T>(items: T[], concurrency: number, more: () => boolean
 /**
  * Erasure of a user's data in an organization (DELETE /openai/users/{user_id}/data): their sessions
  * with every message, task and progress item, their idempotency records and their usage rows (the
- * organization's totals stay). The request marks every session as being deleted first (from then on
- * no route shows it or writes into it), then sweeps them, within a time budget; a queued pass finishes
- * what the request had no time for, and a last pass, a little later, removes what arrived late.
+ * organization's totals stay). The request queues a pass first (it finishes whatever the request
+ * leaves, even if the request is cut off), records the erasure (from then on the item routes hide
+ * the user's items: erasure/repository.ts `cachedErasures`), marks every session as being deleted
+ * (no route shows it or writes into it), removes the usage rows and idempotency records, then sweeps
+ * the sessions within a time budget. A pass that erased anything queues one more, a little later,
+ * for what arrived late.
  */
 export function erasureService(deps: ErasureDeps) {
   const now = deps.now ?? Date.now;
@@ -91,18 +97,19 @@ export function erasureService(deps: ErasureDeps) {
         if (!isConditionFailure(error)) throw error;
       }),
     );
-    const swept = marked === ids.length ? await eachWhile(ids, SWEEP_CONCURRENCY, inTime, (sessionId) => deps.sessions.deleteWithItems(orgId, sessionId)) : 0;
-    const finished = !cursor && marked === ids.length && swept === ids.length && inTime();
-    if (!finished) return { found: true, finished, sessions: swept, usageRows: 0, idempotencyRecords: 0 };
-    const [usageRows, idempotencyRecords] = await Promise.all([deps.removeUsage(orgId, userId), deps.removeIdempotency(orgId, userId)]);
-    return { found: ids.length + usageRows + idempotencyRecords > 0, finished, sessions: swept, usageRows, idempotencyRecords };
+    if (cursor || marked < ids.length) return { found: true, finished: false, sessions: 0, usageRows: 0, idempotencyRecords: 0 };
+    const [usageRows, idempotencyRecords] = await Promise.all([deps.removeUsage(orgId, userId), deps.removeIdempotency(orgId, userId, requestedAt)]);
+    const swept = await eachWhile(ids, SWEEP_CONCURRENCY, inTime, (sessionId) => deps.sessions.deleteWithItems(orgId, sessionId));
+    return { found: ids.length + usageRows + idempotencyRecords > 0, finished: swept === ids.length, sessions: swept, usageRows, idempotencyRecords };
   }
 
-  /** Queues the pass after this one: the rest at once, or the last one a little later. */
+  /** Queues the pass after this one: the rest at once; after a pass that erased anything, one more a little later. */
   async function queueNext(job: ErasureJob, result: PassResult): Promise<void> {
     if (!result.finished) await deps.queuePass({ ...job, follow_up: false }, 0);
-    else if (!job.follow_up) await deps.queuePass({ ...job, follow_up: true }, FOLLOW_UP_SECONDS);
+    else if (!job.follow_up && result.found) await deps.queuePass({ ...job, follow_up: true }, FOLLOW_UP_SECONDS);
   }
+
+  const ids = (job: ErasureJob) => ({ org_id: job.org_id, user_id: job.user_id });
 
   return {
     /**
@@ -114,39 +121,36 @@ export function erasureService(deps: ErasureDeps) {
      */
     async request(principal: Principal, userParam: string): Promise<ErasureAccepted> {
       const userId = userParam === 'me' ? principal.userId : userParam;
-      if (userId !== principal.userId && !isOrgAdmin(principal)) {
+      const byAdmin = userId !== principal.userId;
+      if (byAdmin && !isOrgAdmin(principal)) {
         throw forbidden("Only the organization's admins may erase another member's data; use me to erase your own.", 'admin_only');
       }
-      const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), follow_up: false };
-      let result: PassResult;
-      try {
-        result = await erase(job.org_id, userId, job.requested_at, now() + REQUEST_BUDGET_MS);
-      } catch (error) {
-        // What was begun is finished by a queued pass; the caller is answered with the error, and may ask again.
-        await deps.queuePass(job, 0).catch(() => undefined);
-        throw error;
-      }
-      if (!result.found && userId !== principal.userId && !(await deps.wasErased(job.org_id, userId))) {
+      if (byAdmin && !(await deps.wasErased(principal.orgId, userId)) && !(await deps.holdsDataOf(principal.orgId, userId))) {
         throw new AppError('not_found', 'not_found', 'User not found: this organization holds no data of that user.');
       }
-      await deps.recordErasure(job.org_id, userId, job.requested_at, principal.userId);
-      logger.info('erasure requested', { finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords, by_admin: userId !== principal.userId });
+      const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), follow_up: false };
+      // First a pass that finishes whatever this request leaves, even if it is cut off.
       try {
-        await queueNext(job, result);
+        await deps.queuePass(job, FOLLOW_UP_SECONDS);
       } catch (error) {
         addMetric('QueueUnavailable', MetricUnit.Count, 1);
-        logger.error('could not queue an erasure pass', { error: (error as Error).name, finished: result.finished });
-        throw new AppError('unavailable', 'queue_unavailable', 'The erasure began but its last pass could not be queued just now. Send the request again in a few seconds.', {
+        logger.error('could not queue an erasure pass', { error: (error as Error).name });
+        throw new AppError('unavailable', 'queue_unavailable', 'The erasure could not be started just now; nothing was erased. Send the request again in a few seconds.', {
           retryAfterSeconds: 5,
         });
       }
+      await deps.recordErasure(job.org_id, userId, job.requested_at, principal.userId);
+      const result = await erase(job.org_id, userId, job.requested_at, now() + REQUEST_BUDGET_MS);
+      logger.info('erasure requested', { ...ids(job), by_admin: byAdmin, finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords });
+      // The rest at once rather than in 30 s (that pass comes too).
+      if (!result.finished) await deps.queuePass(job, 0).catch((error: Error) => logger.warn('could not queue the rest of an erasure at once', { ...ids(job), error: error.name }));
       return { status: 'accepted' };
     },
 
     /** A queued pass (the erasure worker): erases what is left, then queues the pass after it, if any. */
     async pass(job: ErasureJob, budgetMs = PASS_BUDGET_MS): Promise<PassResult> {
       const result = await erase(job.org_id, job.user_id, job.requested_at, now() + budgetMs);
-      logger.info('erasure pass', { follow_up: job.follow_up, finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords });
+      logger.info('erasure pass', { ...ids(job), follow_up: job.follow_up, finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords });
       await queueNext(job, result);
       return result;
     },
@@ -166,7 +170,8 @@ export function defaultErasureService(): ErasureService {
     sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
     sessions: dynamoSessionRepository(db),
     removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
-    removeIdempotency: (orgId, userId) => removeUserIdempotencyRecords(db, orgId, userId),
+    removeIdempotency: (orgId, userId, before) => removeUserIdempotencyRecords(db, orgId, userId, before),
+    holdsDataOf: (orgId, userId) => holdsDataOf(db, orgId, userId),
     recordErasure: (orgId, userId, requestedAt, requestedBy) => recordErasure(db, orgId, userId, requestedAt, requestedBy),
     wasErased: (orgId, userId) => wasErased(db, orgId, userId),
     queuePass: (job, delaySeconds) => sendToQueue('erasure', JSON.stringify(job), { delaySeconds }),

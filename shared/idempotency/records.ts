@@ -161,11 +161,11 @@ export async function abandonIdempotent(db: Db, request: IdempotentRequest): Pro
 }
 
 /**
- * Deletes every idempotency record of a user in an organization (they hold the responses the user
- * was given), for an erasure; returns how many went. A request still running then stores nothing:
- * its finish is conditioned on its record.
+ * Deletes the idempotency records a user's requests made before `before` (ISO time) in an
+ * organization (they hold the responses the user was given), for an erasure; returns how many went.
+ * A request still running then stores nothing: its finish is conditioned on its record.
  */
-export async function removeUserIdempotencyRecords(db: Db, orgId: string, userId: string): Promise<number> {
+export async function removeUserIdempotencyRecords(db: Db, orgId: string, userId: string, before: string): Promise<number> {
   let removed = 0;
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -173,7 +173,9 @@ export async function removeUserIdempotencyRecords(db: Db, orgId: string, userId
       new QueryCommand({
         TableName: db.table,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.idempotencyPartition(orgId, userId) },
+        // A record's expiry is its creation and RECORD_TTL_SECONDS.
+        FilterExpression: 'expires_at <= :made_before',
+        ExpressionAttributeValues: { ':pk': keys.idempotencyPartition(orgId, userId), ':made_before': Math.floor(Date.parse(before) / 1000) + RECORD_TTL_SECONDS },
         ProjectionExpression: 'pk, sk',
         ExclusiveStartKey: startKey,
       }),

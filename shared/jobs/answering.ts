@@ -1,3 +1,4 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_MODEL } from '../contract/rules.js';
 import { askModel, type ModelAnswer } from '../llm/chat-model.js';
 import { classifyModelFailure } from '../llm/failures.js';
@@ -9,7 +10,7 @@ import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgSettings, OrgSettingsInvalid, type OrgSettings } from '../platform/org-settings.js';
 import type { Db } from '../store/client.js';
 import { release, settle, type WorkItemFields } from './claims.js';
-import { liveWriter, readProgress } from './progress.js';
+import { discardProgress, liveWriter, readProgress } from './progress.js';
 import { progressPump } from './progress-pump.js';
 import { afterSettled, countUsage, usageOf } from './finished.js';
 import { gaveUpSentence, type WorkItemState, type WorkKind } from './work-items.js';
@@ -225,6 +226,7 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
   }
   // A worker whose claim was taken over leaves the count and the event to the one that settles the item.
   if (settled) await Promise.all([counted(), afterSettled(work.orgId, work.kind, settled)]);
+  else await discardProgressIfGone(db, work.key);
   return FINISHED;
 }
 
@@ -261,7 +263,8 @@ export async function settleFailed(
     completed_at: new Date(now).toISOString(),
     latency_ms: now - Date.parse(work.claimed.created_at),
   });
-  await afterSettled(work.orgId, work.kind, settled);
+  if (settled) await afterSettled(work.orgId, work.kind, settled);
+  else await discardProgressIfGone(db, work.key);
   return FINISHED;
 }
 
@@ -273,8 +276,19 @@ async function settleCancelled(db: Db, work: Pick<WorkToAnswer, 'kind' | 'key' |
     completed_at: new Date(now).toISOString(),
     latency_ms: now - Date.parse(work.claimed.created_at),
   });
-  await afterSettled(work.orgId, work.kind, settled);
+  if (settled) await afterSettled(work.orgId, work.kind, settled);
+  else await discardProgressIfGone(db, work.key);
   return FINISHED;
+}
+
+/**
+ * After a settle that found nothing to settle: when the item itself is gone (its session deleted or
+ * erased while it was answered), the progress this worker may have written after the session's
+ * sweep goes too. A claim lost to another worker leaves the progress to that worker.
+ */
+async function discardProgressIfGone(db: Db, key: { pk: string; sk: string }): Promise<void> {
+  const { Item } = await db.doc.send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true, ProjectionExpression: 'pk' }));
+  if (!Item) await discardProgress(db, key);
 }
 
 /** The session's finished messages before the item, newest first until the token budget is spent, then oldest first. */

@@ -138,7 +138,8 @@ export function dynamoMessageRepository(db: Db): MessageRepository {
       const { Attributes } = await db.doc.send(
         new DeleteCommand({ TableName: db.table, Key: keys.message(orgId, sessionId, messageId), ReturnValues: 'ALL_OLD' }),
       );
-      return Attributes as MessageItem | undefined;
+      // One past its retention was as good as gone already: not found.
+      return unexpired(Attributes as MessageItem | undefined);
     },
 
     async page(orgId, sessionId, { limit, order, after }) {

@@ -10,11 +10,12 @@ import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgReadLimiter, orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
 import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
-import { sessionService, type SessionService } from '../sessions/service.js';
+import { sessionAccess, type SessionAccess } from '../sessions/access.js';
 import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
 import { orgPolicy } from '../org-policy/policy.js';
 import { publishFinished, type PublishFinished } from '../events/publish.js';
+import { cachedErasures, isErased, type ErasedAt } from '../erasure/repository.js';
 import type { Page } from '../store/paging.js';
 import { dynamoMessageRepository, toMessage, type MessageItem, type MessageRepository, type NewMessage } from './repository.js';
 import type { AskAccepted, AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schema.js';
@@ -25,9 +26,11 @@ export interface MessageServiceDeps {
   readLimit?: RateLimiter;
   sessions: Pick<SessionRepository, 'addMessageCount'>;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
+  access: Pick<SessionAccess, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
   /** Sends the event of an answer a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
   publish?: PublishFinished;
+  /** When a user's data was erased: a message read by id that the erasure has not swept yet is not found. */
+  erasedAt?: ErasedAt;
 }
 
 export interface AskServiceDeps extends MessageServiceDeps {
@@ -110,7 +113,7 @@ export type AskService = ReturnType<typeof askService>;
  * The messages' rules: adding, reading, listing and deleting messages, and the deadline past which
  * a waiting answer is given up when read.
  */
-export function messageService({ messages, sessions, access, readLimit, publish }: MessageServiceDeps) {
+export function messageService({ messages, sessions, access, readLimit, publish, erasedAt }: MessageServiceDeps) {
   /** Fails a waiting answer read past the deadline; shows one being generated with its text so far. */
   const view = async (item: MessageItem): Promise<Message> => {
     const current = await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields));
@@ -151,14 +154,15 @@ export function messageService({ messages, sessions, access, readLimit, publish 
      */
     async get(principal: Principal, sessionId: string, messageId: string, waitSeconds?: number): Promise<Message> {
       const item = await messages.get(principal.orgId, sessionId, messageId);
-      if (!item) throw notFound('Message');
+      if (!item || (await isErased(erasedAt, principal.orgId, item))) throw notFound('Message');
       await access.authorizeItem(principal, sessionId, item.user_id, 'Message');
       let first = true;
-      // With `wait`: read again until it has finished (or is gone: it is shown as last read).
+      // With `wait`: read again until it has finished; one deleted (or past its time) meanwhile is not found.
       const read = async (): Promise<Message> => {
         if (first) return (first = false), view(item);
         const again = await messages.get(principal.orgId, sessionId, messageId);
-        return again ? view(again) : view(item);
+        if (!again) throw notFound('Message');
+        return view(again);
       };
       return readUntilFinished(read, (message) => isFinished(message.status, ANSWER.lifecycle), waitSeconds);
     },
@@ -221,7 +225,7 @@ function tableDeps(): MessageServiceDeps {
   const db = defaultDb();
   const sessions = dynamoSessionRepository(db);
   const messages = dynamoMessageRepository(db);
-  return { messages, sessions, access: sessionService({ sessions, messages, policy: orgPolicy }) };
+  return { messages, sessions, access: sessionAccess({ sessions, policy: orgPolicy }) };
 }
 
 let messages: MessageService | undefined;
@@ -229,7 +233,7 @@ let asking: AskService | undefined;
 
 /** The message service on this process's table, made on first use. */
 export function defaultMessageService(): MessageService {
-  messages ??= messageService({ ...tableDeps(), readLimit: orgReadLimiter(dynamoRateWindowRepository(defaultDb(), 'READS')) });
+  messages ??= messageService({ ...tableDeps(), readLimit: orgReadLimiter(dynamoRateWindowRepository(defaultDb(), 'READS')), erasedAt: cachedErasures(defaultDb()) });
   return messages;
 }
 

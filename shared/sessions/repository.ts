@@ -150,7 +150,8 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
 
     async admitWrite(orgId, sessionId, ownerId, at, messages, lastMessageId, expiresAt) {
       // A session is kept its organization's retention after its last activity: each write moves it.
-      const retained = expiresAt ? ', expires_at = :exp' : '';
+      // Without a retention (none, or no more), the session is kept until it is deleted.
+      const retained = expiresAt ? ', expires_at = :exp' : ' REMOVE expires_at';
       const latest = `${lastMessageId ? 'SET last_write_at = :at, last_message_id = :last' : 'SET last_write_at = :at'}${retained}`;
       const admit = (fence: string) =>
         db.doc.send(

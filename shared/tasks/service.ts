@@ -3,7 +3,6 @@ import { sqsJobQueue, type JobQueue } from '../jobs/job-queue.js';
 import { follow, type FollowedState, type FollowEvent, type ResumePoint } from '../jobs/following.js';
 import { readUntilFinished } from '../jobs/waiting.js';
 import { failIfOverdue, isFinished, TASK } from '../jobs/work-items.js';
-import { dynamoMessageRepository } from '../messages/repository.js';
 import { env } from '../platform/env.js';
 import { AppError, conflict, notFound, undefinedIfNotFound } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -11,20 +10,23 @@ import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { orgRateLimiter, type RateLimiter } from '../rate-limit/org-rate-limit.js';
 import { dynamoRateWindowRepository } from '../rate-limit/repository.js';
 import { dynamoSessionRepository } from '../sessions/repository.js';
-import { sessionService, type SessionService } from '../sessions/service.js';
+import { sessionAccess, type SessionAccess } from '../sessions/access.js';
 import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
 import { orgPolicy } from '../org-policy/policy.js';
 import { publishFinished, type PublishFinished } from '../events/publish.js';
+import { cachedErasures, isErased, type ErasedAt } from '../erasure/repository.js';
 import { dynamoTaskRepository, toTask, type TaskItem, type TaskRepository } from './repository.js';
 import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 
 export interface TaskServiceDeps {
   tasks: TaskRepository;
   /** Who may use which session (the sessions' own rules). */
-  access: Pick<SessionService, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
+  access: Pick<SessionAccess, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
   /** Sends the event of a task a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
   publish?: PublishFinished;
+  /** When a user's data was erased: a task read by id that the erasure has not swept yet is not found. */
+  erasedAt?: ErasedAt;
 }
 
 export interface TaskStartServiceDeps extends TaskServiceDeps {
@@ -87,7 +89,7 @@ export function taskStartService({ tasks, access, queue, rateLimit, checkBudget 
 export type TaskStartService = ReturnType<typeof taskStartService>;
 
 /** Reading a task: scoped to the caller, failed when read past the deadline. */
-export function taskService({ tasks, access, publish }: TaskServiceDeps) {
+export function taskService({ tasks, access, publish, erasedAt }: TaskServiceDeps) {
   return {
     /** Follows a task as it is answered (a stream), as an answer is followed (see the message service). */
     async follow(principal: Principal, sessionId: string, taskId: string, after: ResumePoint): Promise<AsyncIterable<FollowEvent>> {
@@ -103,6 +105,8 @@ export function taskService({ tasks, access, publish }: TaskServiceDeps) {
     /** Cancels a task of the caller's own session, as an answer is cancelled (see the message service). */
     async cancel(principal: Principal, sessionId: string, taskId: string): Promise<Task> {
       await access.load(principal, sessionId, 'write');
+      // A task past its retention is gone, though the table may still hold it.
+      if (!(await tasks.get(principal.orgId, sessionId, taskId))) throw notFound('Context task');
       const cancelled = await tasks.cancel(principal.orgId, sessionId, taskId);
       if (cancelled.outcome === 'gone') throw notFound('Context task');
       if (cancelled.outcome === 'finished') {
@@ -117,7 +121,7 @@ export function taskService({ tasks, access, publish }: TaskServiceDeps) {
     async get(principal: Principal, sessionId: string, taskId: string, waitSeconds?: number): Promise<Task> {
       const read = async (): Promise<Task> => {
         const item = await tasks.get(principal.orgId, sessionId, taskId);
-        if (!item) throw notFound('Context task');
+        if (!item || (await isErased(erasedAt, principal.orgId, item))) throw notFound('Context task');
         await access.authorizeItem(principal, sessionId, item.user_id, 'Context task');
         const current = await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
         if (current.status !== TASK.lifecycle.processing) return toTask(current);
@@ -134,7 +138,7 @@ export type TaskService = ReturnType<typeof taskService>;
 /** The repository and session rules on this process's table (TABLE_NAME). */
 function tableDeps(): TaskServiceDeps {
   const db = defaultDb();
-  return { tasks: dynamoTaskRepository(db), access: sessionService({ sessions: dynamoSessionRepository(db), messages: dynamoMessageRepository(db), policy: orgPolicy }) };
+  return { tasks: dynamoTaskRepository(db), access: sessionAccess({ sessions: dynamoSessionRepository(db), policy: orgPolicy }) };
 }
 
 let reading: TaskService | undefined;
@@ -142,7 +146,7 @@ let starting: TaskStartService | undefined;
 
 /** The task service on this process's table, made on first use. */
 export function defaultTaskService(): TaskService {
-  reading ??= taskService(tableDeps());
+  reading ??= taskService({ ...tableDeps(), erasedAt: cachedErasures(defaultDb()) });
   return reading;
 }
 

@@ -9,9 +9,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
-import { recordErasure, sessionsOfUser, wasErased } from '../../shared/erasure/repository.js';
+import { holdsDataOf, recordErasure, sessionsOfUser, wasErased } from '../../shared/erasure/repository.js';
 import type { ErasureJob } from '../../shared/erasure/schema.js';
-import { erasureService, FOLLOW_UP_SECONDS } from '../../shared/erasure/service.js';
+import { erasureService, FOLLOW_UP_SECONDS, type ErasureDeps } from '../../shared/erasure/service.js';
 import { removeUserIdempotencyRecords } from '../../shared/idempotency/records.js';
 import { dynamoSessionRepository } from '../../shared/sessions/repository.js';
 import { createDb } from '../../shared/store/client.js';
@@ -162,89 +162,130 @@ describe('DELETE /openai/users/{user_id}/data', () => {
   }, 90_000);
 });
 
+describe('an answer being generated while its user is erased', () => {
+  afterEach(() => stub.plan(undefined));
+
+  it('answers a GET waiting on it 404, not what it last read, and leaves none of its progress behind', async () => {
+    // The model takes a second to start, then streams for two: the erasure comes before its first word.
+    stub.plan(() => ({ latencyMs: 1_000, tokenGapMs: 100 }));
+    stub.reply(() => Array.from({ length: 20 }, (_, i) => `word${i}`).join(' '));
+    const kim = await as('org_erase', 'user_kim');
+    const sessionId = (await kim.post('/openai/sessions', {})).body.session_id;
+    const asked = await kim.post(`/openai/sessions/${sessionId}/ask`, { message: 'A long answer, please' });
+    const waiting = kim.get(`/openai/sessions/${sessionId}/messages/${asked.body.message_id}?wait=10`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await kim.delete('/openai/users/me/data')).status).toBe(202);
+    expect(await waiting).toMatchObject({ status: 404, body: { code: 'not_found' } });
+    // The worker streams into the swept session, then finds its answer gone and takes its progress with it.
+    const partition = async () => (await table()).filter((item) => item.pk === keys.sessionPartition('org_erase', sessionId));
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    let left = await partition();
+    for (let i = 0; i < 50 && left.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await partition();
+    }
+    expect(left).toEqual([]);
+  }, 30_000);
+});
+
 describe('the passes an erasure queues', () => {
-  const wiring = (now: () => number, queued: Array<{ job: ErasureJob; delaySeconds: number }>) => {
+  type Queued = Array<{ job: ErasureJob; delaySeconds: number }>;
+  const wiring = (queued: Queued, overrides: Partial<ErasureDeps> = {}) => {
     const db = createDb(dynamo(), 'ai-chat-local');
     const usage = dynamoUsageRepository(db);
     return erasureService({
       sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
       sessions: dynamoSessionRepository(db),
       removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
-      removeIdempotency: (orgId, userId) => removeUserIdempotencyRecords(db, orgId, userId),
+      removeIdempotency: (orgId, userId, before) => removeUserIdempotencyRecords(db, orgId, userId, before),
+      holdsDataOf: (orgId, userId) => holdsDataOf(db, orgId, userId),
       recordErasure: (orgId, userId, requestedAt, requestedBy) => recordErasure(db, orgId, userId, requestedAt, requestedBy),
       wasErased: (orgId, userId) => wasErased(db, orgId, userId),
       queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }),
-      now,
+      ...overrides,
     });
   };
+  const member = (userId: string) => ({ orgId: 'org_erase', userId, role: 'org:member' });
+  const pass = (userId: string, follow_up: boolean) => ({ job: { kind: 'erasure', org_id: 'org_erase', user_id: userId, requested_at: expect.any(String), follow_up }, delaySeconds: expect.any(Number) });
 
-  it('marks every session at once, leaves the rest of the sweep to a queued pass when out of time, then queues the last pass', async () => {
+  it('queues a pass before it starts; out of time, it leaves the sweep to passes, and nothing of the user is shown meanwhile', async () => {
     const fay = await userWithData('org_erase', 'user_fay');
-    const principal = { orgId: 'org_erase', userId: 'user_fay', role: 'org:member' } as const;
-    // A clock that runs out once the sessions are marked: each reading is 4 seconds later.
+    const queued: Queued = [];
+    // The clock runs out as soon as the sessions are marked.
     let clock = Date.now();
-    const queued: Array<{ job: ErasureJob; delaySeconds: number }> = [];
-    const budgetRunsOut = wiring(() => (clock += 4_000), queued);
-    expect(await budgetRunsOut.request(principal as never, 'me')).toEqual({ status: 'accepted' });
-    // Not finished: every session is gone for every route, its items still in the table, the rest queued at once.
+    const db = createDb(dynamo(), 'ai-chat-local');
+    const budgetRunsOut = wiring(queued, {
+      now: () => clock,
+      sessions: {
+        markDeleting: async (...args) => {
+          await dynamoSessionRepository(db).markDeleting(...args);
+          clock += 60_000;
+        },
+        deleteWithItems: (...args) => dynamoSessionRepository(db).deleteWithItems(...args),
+      },
+    });
+    expect(await budgetRunsOut.request(member('user_fay'), 'me')).toEqual({ status: 'accepted' });
+    // First the pass that finishes whatever the request leaves, then the rest at once.
+    expect(queued).toEqual([pass('user_fay', false), pass('user_fay', false)]);
+    expect(queued.map((one) => one.delaySeconds)).toEqual([FOLLOW_UP_SECONDS, 0]);
+    // Not swept: its items are still in the table, and no route shows any of them (once an instance's
+    // 5 s trust in what it read of the user's erasure has passed; the request itself runs 15 s first).
+    expect((await itemsOf('org_erase', 'user_fay', fay.sessionIds)).filter((item) => item.entity === 'message').length).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
     for (const sessionId of fay.sessionIds) expect((await fay.c.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
-    expect((await itemsOf('org_erase', 'user_fay', fay.sessionIds)).length).toBeGreaterThan(0);
-    expect(queued).toEqual([{ job: { kind: 'erasure', org_id: 'org_erase', user_id: 'user_fay', requested_at: expect.any(String), follow_up: false }, delaySeconds: 0 }]);
+    for (const path of fay.ids) expect((await fay.c.get(`/openai/sessions/${path}`)).status).toBe(404);
+    const admin = await as('org_erase', 'user_boss', 'admin');
+    for (const path of fay.ids) expect((await admin.get(`/openai/sessions/${path}?wait=1`)).status).toBe(404);
 
-    // The queued pass, with time: everything goes, and the last pass is queued a little later.
-    const inTime = wiring(() => Date.now(), queued);
-    const result = await inTime.pass(queued[0]!.job);
-    expect(result.finished).toBe(true);
-    expect(result.sessions).toBeGreaterThan(0);
+    // The pass, with time: everything goes, and since it erased something, one more is queued a little later.
+    const inTime = wiring(queued);
+    const result = await inTime.pass(queued[1]!.job);
+    expect(result).toMatchObject({ finished: true, sessions: 2 });
     expect(await itemsOf('org_erase', 'user_fay', fay.sessionIds)).toEqual([]);
-    expect(queued[1]).toEqual({ job: { ...queued[0]!.job, follow_up: true }, delaySeconds: FOLLOW_UP_SECONDS });
+    expect(queued[2]).toEqual({ job: { ...queued[1]!.job, follow_up: true }, delaySeconds: FOLLOW_UP_SECONDS });
 
-    // What arrived late (a usage row counted by an answer that was finishing): the last pass removes it, and queues nothing more.
+    // What arrived late (a usage row counted by an answer that was finishing): a later pass removes it, and queues nothing more.
     await doc().send(new PutCommand({ TableName: 'ai-chat-local', Item: { pk: keys.usagePartition('org_erase'), sk: `UDAY#2026-12-04#user_fay`, user_id: 'user_fay', entity: 'usage_user_day', total_tokens: 5 } }));
-    const late = (await table()).filter((item) => item.user_id === 'user_fay' && item.entity === 'usage_user_day');
-    expect(late).toHaveLength(1);
-    expect(await inTime.pass(queued[1]!.job)).toMatchObject({ finished: true, usageRows: 1 });
-    expect((await table()).filter((item) => item.user_id === 'user_fay')).toEqual([]);
-    expect(queued).toHaveLength(2);
+    expect(await inTime.pass(queued[2]!.job)).toMatchObject({ finished: true, usageRows: 1 });
+    expect((await table()).filter((item) => item.user_id === 'user_fay' && item.entity !== 'erasure')).toEqual([]);
+    // The first pass, 30 s on, finds nothing and queues nothing.
+    expect(await inTime.pass(queued[0]!.job)).toMatchObject({ found: false, finished: true });
+    expect(queued).toHaveLength(3);
   }, 90_000);
 
-  it('queues a pass to finish what a failed request began, and answers the failure', async () => {
+  it('has a pass queued to finish what a failed request began, before it began', async () => {
     const ivy = await userWithData('org_erase', 'user_ivy');
-    const queued: Array<{ job: ErasureJob; delaySeconds: number }> = [];
-    const sound = wiring(() => Date.now(), queued);
-    // The table refuses the sweep once the sessions are marked (a fault no emulator makes on demand).
-    let failing = true;
+    const queued: Queued = [];
     const db = createDb(dynamo(), 'ai-chat-local');
-    const flaky = erasureService({
-      sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
+    // The table refuses the sweep once the sessions are marked (a fault no emulator makes on demand).
+    const flaky = wiring(queued, {
       sessions: {
         markDeleting: (...args) => dynamoSessionRepository(db).markDeleting(...args),
-        deleteWithItems: async (...args) => {
-          if (failing) throw Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' });
-          return dynamoSessionRepository(db).deleteWithItems(...args);
+        deleteWithItems: async () => {
+          throw Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' });
         },
       },
-      removeUsage: async () => 0,
-      removeIdempotency: async () => 0,
-      recordErasure: async () => undefined,
-      wasErased: async () => false,
-      queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }),
     });
-    const principal = { orgId: 'org_erase', userId: 'user_ivy', role: 'org:member' };
-    expect(await flaky.request(principal, 'me').catch((error: Error) => error.name)).toBe('ThrottlingException');
-    // Marked already: no route shows the sessions; the queued pass, run when the table is back, erases them.
+    expect(await flaky.request(member('user_ivy'), 'me').catch((error: Error) => error.name)).toBe('ThrottlingException');
+    // Marked already: no route shows the sessions; the pass queued first erases them when the table is back.
     for (const sessionId of ivy.sessionIds) expect((await ivy.c.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
-    expect(queued).toEqual([{ job: expect.objectContaining({ user_id: 'user_ivy', follow_up: false }), delaySeconds: 0 }]);
-    failing = false;
-    expect(await sound.pass(queued[0]!.job)).toMatchObject({ finished: true });
+    expect(queued).toEqual([pass('user_ivy', false)]);
+    expect(await wiring(queued).pass(queued[0]!.job)).toMatchObject({ finished: true });
     expect(await itemsOf('org_erase', 'user_ivy', ivy.sessionIds)).toEqual([]);
+  }, 60_000);
+
+  it('starts nothing when its pass cannot be queued: 503 queue_unavailable, nothing erased', async () => {
+    const jay = await userWithData('org_erase', 'user_jay');
+    const refused = wiring([], { queuePass: async () => Promise.reject(Object.assign(new Error('unavailable'), { name: 'ServiceUnavailable' })) });
+    expect(await refused.request(member('user_jay'), 'me').catch((error: { code?: string }) => error.code)).toBe('queue_unavailable');
+    for (const path of jay.ids) expect((await jay.c.get(`/openai/sessions/${path}`)).status).toBe(200);
   }, 60_000);
 
   it('leaves a session started after the request to its owner', async () => {
     const gus = await as('org_erase', 'user_gus');
     const kept = (await gus.post('/openai/sessions', { name: 'Started after' })).body.session_id;
     const queued: Array<{ job: ErasureJob; delaySeconds: number }> = [];
-    const result = await wiring(() => Date.now(), queued).pass({ kind: 'erasure', org_id: 'org_erase', user_id: 'user_gus', requested_at: '2026-01-01T00:00:00.000Z', follow_up: true });
+    const result = await wiring(queued).pass({ kind: 'erasure', org_id: 'org_erase', user_id: 'user_gus', requested_at: '2026-01-01T00:00:00.000Z', follow_up: true });
     expect(result).toMatchObject({ finished: true, sessions: 0 });
     expect((await gus.get(`/openai/sessions/${kept}`)).status).toBe(200);
   });

@@ -8,6 +8,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { keys } from '../../shared/store/keys.js';
+import { createDb } from '../../shared/store/client.js';
+import { dynamoOrgPolicyRepository, policyFields } from '../../shared/org-policy/repository.js';
+import { forgetOrgPolicies } from '../../shared/org-policy/policy.js';
 import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
 
 const DAY = 86_400;
@@ -98,4 +101,47 @@ it('returns nothing past its time from any route, while the items are still in t
   expect((await partition('org_kept', sessionId)).length).toBeGreaterThan(3);
   // An organization without a retention keeps everything.
   expect((await forever.get(`/openai/sessions/${keptSession}`)).status).toBe(200);
+});
+
+it('answers 404 to a cancel or a delete of an item past its time in a session that is not', async () => {
+  const c = await as('org_kept');
+  const sessionId = (await c.post('/openai/sessions', {})).body.session_id;
+  const note = await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'Old note' });
+  const started = await c.post(`/openai/sessions/${sessionId}/ctx`, { task: 'Summarize' });
+  await c.get(`/openai/sessions/${sessionId}/ctx/${started.body.ctx_id}?wait=5`);
+  // A write a second later keeps the session a second longer than the note and the task.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'Newer note' });
+  const items = await partition('org_kept', sessionId);
+  const expiresAt = (sk: string) => items.find((item) => item.sk === sk)!.expires_at as number;
+  const taskExpiry = expiresAt(`CTX#${started.body.ctx_id}`);
+  expect(expiresAt('SESSION')).toBeGreaterThan(taskExpiry);
+  // The moment the task and the note are past their time, and the session is not.
+  process.env.LOCAL_CLOCK_OFFSET_SECONDS = String(taskExpiry - Math.floor(Date.now() / 1000));
+  expect((await c.get(`/openai/sessions/${sessionId}`)).status).toBe(200);
+  expect(await c.post(`/openai/sessions/${sessionId}/ctx/${started.body.ctx_id}/cancel`)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+  expect(await c.delete(`/openai/sessions/${sessionId}/messages/${note.body.message_id}`)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+});
+
+it('keeps a session until it is deleted once its organization has no retention any more', async () => {
+  const c = await as('org_kept');
+  const sessionId = (await c.post('/openai/sessions', {})).body.session_id;
+  const old = await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'Written under a retention' });
+  const policies = dynamoOrgPolicyRepository(createDb(new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), 'ai-chat-local'));
+  await policies.put('org_kept', policyFields({}));
+  forgetOrgPolicies();
+  try {
+    const kept = await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'Written without one' });
+    const items = await partition('org_kept', sessionId);
+    expect(items.find((item) => item.sk === 'SESSION')!.expires_at).toBeUndefined();
+    expect(items.find((item) => item.sk === `MSG#${kept.body.message_id}`)!.expires_at).toBeUndefined();
+    // Three days on: the session and the new message are there; the old message kept its own time.
+    process.env.LOCAL_CLOCK_OFFSET_SECONDS = String(3 * DAY);
+    expect((await c.get(`/openai/sessions/${sessionId}`)).status).toBe(200);
+    expect((await c.get(`/openai/sessions/${sessionId}/messages/${kept.body.message_id}`)).status).toBe(200);
+    expect((await c.get(`/openai/sessions/${sessionId}/messages/${old.body.message_id}`)).status).toBe(404);
+  } finally {
+    await policies.put('org_kept', policyFields({ retention_days: 2 }));
+    forgetOrgPolicies();
+  }
 });
