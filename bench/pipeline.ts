@@ -7,6 +7,7 @@
  * The emulators share the process and its CPU with the handlers and with this client, so the figures
  * are relative: for spotting regressions between commits on the same machine, not AWS latencies.
  */
+import { WORKERS } from '../shared/contract/workers.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { LocalStack } from '../bin/local/local-stack.js';
@@ -34,8 +35,8 @@ const CONCURRENCIES = [1, 8, 32];
 const COUNTED_ASKS = 50;
 const COUNTED_MAX_MS = 15_000;
 const IDLE_WINDOW_MS = 3_000;
-/** The pollers the stack runs (ask, ctx and their two dead-letter queues); all but the ask poller idle during an ask. */
-const POLLERS = 4;
+/** The pollers the stack runs, one per queue consumer (shared/contract/workers.ts); all but the ask poller idle during an ask. */
+const POLLERS = WORKERS.length;
 /** The whole run is abandoned (exit 1) past this. */
 const WATCHDOG_MS = 85_000;
 
