@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Db } from '../store/client.js';
+import { defaultDb, type Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 import { TABLE } from '../store/table.js';
 
@@ -85,11 +85,11 @@ export function cachedErasures(db: Db): ErasedAt {
   };
 }
 
-/** Whether an item of a user's (its owner and creation) was erased: created no later than the erasure. */
-export async function isErased(erasedAt: ErasedAt | undefined, orgId: string, item: { user_id?: unknown; created_at?: unknown }): Promise<boolean> {
-  if (!erasedAt || typeof item.user_id !== 'string') return false;
-  const at = await erasedAt(orgId, item.user_id);
-  return at !== undefined && String(item.created_at) <= at;
+let shared: ErasedAt | undefined;
+
+/** This process's erasure lookups on its table (TABLE_NAME), shared by every service that reads. */
+export function defaultErasures(): ErasedAt {
+  return (shared ??= cachedErasures(defaultDb()));
 }
 
 /**

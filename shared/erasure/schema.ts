@@ -22,6 +22,8 @@ export const ErasureJob = z.object({
   user_id: z.string(),
   /** Sessions started after it are not part of the erasure. */
   requested_at: z.string(),
+  /** The user or the admin who asked. */
+  requested_by: z.optional(z.string()),
   /** The last pass: it sends no other. */
   follow_up: z.boolean(),
 });

@@ -73,8 +73,8 @@ async function eachWhile<T>(items: T[], concurrency: number, more: () => boolean
  * leaves, even if the request is cut off), records the erasure (from then on the item routes hide
  * the user's items: erasure/repository.ts `cachedErasures`), marks every session as being deleted
  * (no route shows it or writes into it), removes the usage rows and idempotency records, then sweeps
- * the sessions within a time budget. A pass that erased anything queues one more, a little later,
- * for what arrived late.
+ * the sessions within a time budget. The first pass that erased anything queues a last one, a little
+ * later, for what arrived late (a last pass queues none, or a user active again would be erased for ever).
  */
 export function erasureService(deps: ErasureDeps) {
   const now = deps.now ?? Date.now;
@@ -100,10 +100,13 @@ export function erasureService(deps: ErasureDeps) {
     if (cursor || marked < ids.length) return { found: true, finished: false, sessions: 0, usageRows: 0, idempotencyRecords: 0 };
     const [usageRows, idempotencyRecords] = await Promise.all([deps.removeUsage(orgId, userId), deps.removeIdempotency(orgId, userId, requestedAt)]);
     const swept = await eachWhile(ids, SWEEP_CONCURRENCY, inTime, (sessionId) => deps.sessions.deleteWithItems(orgId, sessionId));
-    return { found: ids.length + usageRows + idempotencyRecords > 0, finished: swept === ids.length, sessions: swept, usageRows, idempotencyRecords };
+    const finished = swept === ids.length;
+    // An answer that settled in a session before it was swept counted its usage meanwhile.
+    const lateRows = finished && swept > 0 ? await deps.removeUsage(orgId, userId) : 0;
+    return { found: ids.length + usageRows + idempotencyRecords > 0, finished, sessions: swept, usageRows: usageRows + lateRows, idempotencyRecords };
   }
 
-  /** Queues the pass after this one: the rest at once; after a pass that erased anything, one more a little later. */
+  /** Queues the pass after this one: the rest at once; after a pass that erased anything, a last one a little later. */
   async function queueNext(job: ErasureJob, result: PassResult): Promise<void> {
     if (!result.finished) await deps.queuePass({ ...job, follow_up: false }, 0);
     else if (!job.follow_up && result.found) await deps.queuePass({ ...job, follow_up: true }, FOLLOW_UP_SECONDS);
@@ -128,7 +131,7 @@ export function erasureService(deps: ErasureDeps) {
       if (byAdmin && !(await deps.wasErased(principal.orgId, userId)) && !(await deps.holdsDataOf(principal.orgId, userId))) {
         throw new AppError('not_found', 'not_found', 'User not found: this organization holds no data of that user.');
       }
-      const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), follow_up: false };
+      const job: ErasureJob = { kind: 'erasure', org_id: principal.orgId, user_id: userId, requested_at: new Date(now()).toISOString(), requested_by: principal.userId, follow_up: false };
       // First a pass that finishes whatever this request leaves, even if it is cut off.
       try {
         await deps.queuePass(job, FOLLOW_UP_SECONDS);
@@ -149,6 +152,8 @@ export function erasureService(deps: ErasureDeps) {
 
     /** A queued pass (the erasure worker): erases what is left, then queues the pass after it, if any. */
     async pass(job: ErasureJob, budgetMs = PASS_BUDGET_MS): Promise<PassResult> {
+      // The request may have been cut off before it recorded the erasure.
+      if (!(await deps.wasErased(job.org_id, job.user_id))) await deps.recordErasure(job.org_id, job.user_id, job.requested_at, job.requested_by ?? job.user_id);
       const result = await erase(job.org_id, job.user_id, job.requested_at, now() + budgetMs);
       logger.info('erasure pass', { ...ids(job), follow_up: job.follow_up, finished: result.finished, sessions: result.sessions, usage_rows: result.usageRows, idempotency_records: result.idempotencyRecords });
       await queueNext(job, result);

@@ -37,6 +37,8 @@ interface IdempotencyItem {
   in_progress_until?: number;
   /** Epoch seconds (the table's TTL attribute). */
   expires_at: number;
+  /** When the request came (an erasure removes those before it). */
+  created_at?: string;
   response?: StoredResponse;
 }
 
@@ -99,6 +101,7 @@ export async function beginIdempotent(
           run,
           in_progress_until: now + IN_PROGRESS_SECONDS,
           expires_at: now + RECORD_TTL_SECONDS,
+          created_at: new Date(nowMs).toISOString(),
         } satisfies IdempotencyItem,
         // A new key, an expired record (TTL deletes lazily), or a request whose function died.
         ConditionExpression:
@@ -173,9 +176,13 @@ export async function removeUserIdempotencyRecords(db: Db, orgId: string, userId
       new QueryCommand({
         TableName: db.table,
         KeyConditionExpression: 'pk = :pk',
-        // A record's expiry is its creation and RECORD_TTL_SECONDS.
-        FilterExpression: 'expires_at <= :made_before',
-        ExpressionAttributeValues: { ':pk': keys.idempotencyPartition(orgId, userId), ':made_before': Math.floor(Date.parse(before) / 1000) + RECORD_TTL_SECONDS },
+        // Records without their time (older ones): their expiry is their creation and RECORD_TTL_SECONDS.
+        FilterExpression: 'created_at <= :before OR (attribute_not_exists(created_at) AND expires_at <= :made_before)',
+        ExpressionAttributeValues: {
+          ':pk': keys.idempotencyPartition(orgId, userId),
+          ':before': before,
+          ':made_before': Math.floor(Date.parse(before) / 1000) + RECORD_TTL_SECONDS,
+        },
         ProjectionExpression: 'pk, sk',
         ExclusiveStartKey: startKey,
       }),

@@ -173,7 +173,7 @@ export async function answerClaimed(db: Db, work: WorkToAnswer, attempt: Attempt
     logger.warn('model call failed', { kind: failure.kind, attempt: attempts, status: (error as { status?: number }).status });
     if (failure.kind !== 'passing') return fail(failure.sentence);
     if (attempts >= env.jobMaxAttempts()) return fail(`${failure.sentence.replace(/\.$/, '')}, ${attempts} times. Try again later.`);
-    await release(db, key, kind.lifecycle, attempt.claimer, failure.sentence);
+    if (!(await release(db, key, kind.lifecycle, attempt.claimer, failure.sentence))) await discardProgressIfGone(db, key);
     addMetric('ModelCallRetried', MetricUnit.Count, 1);
     return { finished: false, retryAfterSeconds: retryDelaySeconds(attempts), reason: failure.sentence };
   }
@@ -194,9 +194,7 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
   const room = ITEM_LIMIT_BYTES - OTHER_FIELDS_BYTES - Buffer.byteLength(JSON.stringify(work.claimed), 'utf8');
   if (answerBytes > room) {
     logger.warn('model answer too large to store', { answer_bytes: answerBytes, room_bytes: room });
-    const outcome = await settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
-    await counted();
-    return outcome;
+    return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)), counted);
   }
   const now = Date.now();
   const created = Date.parse(work.claimed.created_at);
@@ -220,9 +218,7 @@ async function finish(db: Db, work: WorkToAnswer, attempt: Attempt, result: Mode
     // not pass by trying again, so the item fails with what happened.
     if ((error as Error).name !== 'ValidationException') throw error;
     logger.warn('the store refused a model answer', { error: (error as Error).name, answer_bytes: answerBytes });
-    const outcome = await settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)));
-    await counted();
-    return outcome;
+    return settleFailed(db, work, attempt, work.kind.failedFields(tooLarge(answerBytes, room)), counted);
   }
   // A worker whose claim was taken over leaves the count and the event to the one that settles the item.
   if (settled) await Promise.all([counted(), afterSettled(work.orgId, work.kind, settled)]);
@@ -255,6 +251,8 @@ export async function settleFailed(
   work: Pick<WorkToAnswer, 'kind' | 'key' | 'claimed' | 'orgId'>,
   attempt: Attempt,
   fields: WorkItemFields,
+  /** What follows when this worker settled it (not another, and the item was still there): counting what the model used. */
+  onSettled?: () => Promise<void>,
 ): Promise<Outcome> {
   const now = Date.now();
   addMetric(`${work.kind.metric}Failed`, MetricUnit.Count, 1);
@@ -263,7 +261,7 @@ export async function settleFailed(
     completed_at: new Date(now).toISOString(),
     latency_ms: now - Date.parse(work.claimed.created_at),
   });
-  if (settled) await afterSettled(work.orgId, work.kind, settled);
+  if (settled) await Promise.all([afterSettled(work.orgId, work.kind, settled), onSettled?.()]);
   else await discardProgressIfGone(db, work.key);
   return FINISHED;
 }

@@ -105,8 +105,11 @@ export function failUnfinished(db: Db, key: Key, states: Lifecycle, fields: Item
   return settleFrom(db, key, [states.pending, states.processing], states.failed, fields);
 }
 
-/** Puts a claimed item back to pending after a passing failure, for the next try. */
-export async function release(db: Db, key: Key, states: Lifecycle, claimer: string, lastError: string): Promise<void> {
+/**
+ * Puts a claimed item back to pending after a passing failure, for the next try.
+ * @returns false when this claimer no longer held it (taken over, or the item is gone).
+ */
+export async function release(db: Db, key: Key, states: Lifecycle, claimer: string, lastError: string): Promise<boolean> {
   try {
     await db.doc.send(
       new UpdateCommand({
@@ -118,8 +121,10 @@ export async function release(db: Db, key: Key, states: Lifecycle, claimer: stri
         ExpressionAttributeValues: { ':pending': states.pending, ':processing': states.processing, ':claimer': claimer, ':error': lastError },
       }),
     );
+    return true;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
+    return false;
   }
 }
 

@@ -15,7 +15,7 @@ import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
 import { orgPolicy } from '../org-policy/policy.js';
 import { publishFinished, type PublishFinished } from '../events/publish.js';
-import { cachedErasures, isErased, type ErasedAt } from '../erasure/repository.js';
+import { defaultErasures } from '../erasure/repository.js';
 import type { Page } from '../store/paging.js';
 import { dynamoMessageRepository, toMessage, type MessageItem, type MessageRepository, type NewMessage } from './repository.js';
 import type { AskAccepted, AskBody, CreateMessageBody, ListMessagesQuery, Message } from './schema.js';
@@ -29,8 +29,6 @@ export interface MessageServiceDeps {
   access: Pick<SessionAccess, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
   /** Sends the event of an answer a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
   publish?: PublishFinished;
-  /** When a user's data was erased: a message read by id that the erasure has not swept yet is not found. */
-  erasedAt?: ErasedAt;
 }
 
 export interface AskServiceDeps extends MessageServiceDeps {
@@ -113,7 +111,7 @@ export type AskService = ReturnType<typeof askService>;
  * The messages' rules: adding, reading, listing and deleting messages, and the deadline past which
  * a waiting answer is given up when read.
  */
-export function messageService({ messages, sessions, access, readLimit, publish, erasedAt }: MessageServiceDeps) {
+export function messageService({ messages, sessions, access, readLimit, publish }: MessageServiceDeps) {
   /** Fails a waiting answer read past the deadline; shows one being generated with its text so far. */
   const view = async (item: MessageItem): Promise<Message> => {
     const current = await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields));
@@ -154,14 +152,15 @@ export function messageService({ messages, sessions, access, readLimit, publish,
      */
     async get(principal: Principal, sessionId: string, messageId: string, waitSeconds?: number): Promise<Message> {
       const item = await messages.get(principal.orgId, sessionId, messageId);
-      if (!item || (await isErased(erasedAt, principal.orgId, item))) throw notFound('Message');
-      await access.authorizeItem(principal, sessionId, item.user_id, 'Message');
+      if (!item) throw notFound('Message');
+      await access.authorizeItem(principal, sessionId, item, 'Message');
       let first = true;
-      // With `wait`: read again until it has finished; one deleted (or past its time) meanwhile is not found.
+      // With `wait`: read again until it has finished; one deleted, past its time or erased meanwhile is not found.
       const read = async (): Promise<Message> => {
         if (first) return (first = false), view(item);
         const again = await messages.get(principal.orgId, sessionId, messageId);
         if (!again) throw notFound('Message');
+        await access.authorizeItem(principal, sessionId, again, 'Message');
         return view(again);
       };
       return readUntilFinished(read, (message) => isFinished(message.status, ANSWER.lifecycle), waitSeconds);
@@ -225,7 +224,7 @@ function tableDeps(): MessageServiceDeps {
   const db = defaultDb();
   const sessions = dynamoSessionRepository(db);
   const messages = dynamoMessageRepository(db);
-  return { messages, sessions, access: sessionAccess({ sessions, policy: orgPolicy }) };
+  return { messages, sessions, access: sessionAccess({ sessions, policy: orgPolicy, erasedAt: defaultErasures() }) };
 }
 
 let messages: MessageService | undefined;
@@ -233,7 +232,7 @@ let asking: AskService | undefined;
 
 /** The message service on this process's table, made on first use. */
 export function defaultMessageService(): MessageService {
-  messages ??= messageService({ ...tableDeps(), readLimit: orgReadLimiter(dynamoRateWindowRepository(defaultDb(), 'READS')), erasedAt: cachedErasures(defaultDb()) });
+  messages ??= messageService({ ...tableDeps(), readLimit: orgReadLimiter(dynamoRateWindowRepository(defaultDb(), 'READS')) });
   return messages;
 }
 

@@ -2,6 +2,7 @@ import { isOrgAdmin, type Principal } from '../auth/principal.js';
 import { orgPolicy, retentionExpiry, type OrgPolicy } from '../org-policy/policy.js';
 import { AppError, conflict, forbidden, notFound } from '../platform/errors.js';
 import { defaultDb } from '../store/client.js';
+import { defaultErasures, type ErasedAt } from '../erasure/repository.js';
 import { dynamoSessionRepository, type SessionItem, type SessionRepository } from './repository.js';
 
 export const SESSION_ENDED = () =>
@@ -14,6 +15,14 @@ export interface SessionAccessDeps {
   sessions: Pick<SessionRepository, 'get' | 'admitWrite'>;
   /** The organization's policy, for its retention; without it, data is kept. */
   policy?: (orgId: string) => Promise<OrgPolicy>;
+  /** When a user's data was erased (erasure/repository.ts); without it, no erasure is looked up. */
+  erasedAt?: ErasedAt;
+}
+
+/** An item of a session, as far as reading it goes: its owner (older items may lack it) and creation. */
+export interface OwnedItem {
+  user_id?: string;
+  created_at: string;
 }
 
 /**
@@ -21,15 +30,21 @@ export interface SessionAccessDeps {
  * tasks services share (the routes of messages and tasks need no more of the sessions' service).
  * Every call is scoped by the verified caller; another org's or user's session is "not found".
  */
-export function sessionAccess({ sessions, policy }: SessionAccessDeps) {
+export function sessionAccess({ sessions, policy, erasedAt }: SessionAccessDeps) {
+  /** When the user's data was erased in the organization, if it was (and it is looked up). */
+  const erasureOf = async (orgId: string, userId: string): Promise<string | undefined> => (erasedAt ? erasedAt(orgId, userId) : undefined);
+
   /**
-   * Loads a session the caller may see. Another org's, another user's (unless an admin reads) and a
-   * deleted one all answer not found; an admin changing someone else's session is refused.
+   * Loads a session the caller may see. Another org's, another user's (unless an admin reads), a
+   * deleted one and one its owner's erasure covers (started before it, though not swept yet) all
+   * answer not found; an admin changing someone else's session is refused.
    */
   async function load(principal: Principal, sessionId: string, access: Access, options: { includeDeleting?: boolean } = {}): Promise<SessionItem> {
     const item = await sessions.get(principal.orgId, sessionId);
     if (!item || (item.deleting_at && !options.includeDeleting)) throw notFound('Session');
     if (item.user_id !== principal.userId && !(access === 'read' && isOrgAdmin(principal))) throw notOwner(principal);
+    const erased = await erasureOf(principal.orgId, item.user_id);
+    if (erased !== undefined && item.session_start <= erased) throw notFound('Session');
     return item;
   }
 
@@ -51,12 +66,24 @@ export function sessionAccess({ sessions, policy }: SessionAccessDeps) {
     /**
      * Checks that the caller may read an item of a session (a message or a task) whose owner is
      * stored on it, without reading the session; an item stored without its owner falls back to
-     * reading the session. Another member's item is "not found" as `what`.
+     * reading the session. Another member's item, and an erased one, is "not found" as `what`.
      */
-    async authorizeItem(principal: Principal, sessionId: string, ownerId: string | undefined, what: string): Promise<void> {
-      if (typeof ownerId !== 'string') await load(principal, sessionId, 'read');
-      else if (ownerId !== principal.userId && !isOrgAdmin(principal)) throw notFound(what);
+    async authorizeItem(principal: Principal, sessionId: string, item: OwnedItem, what: string): Promise<void> {
+      const ownerId = item.user_id;
+      if (typeof ownerId !== 'string') return void (await load(principal, sessionId, 'read'));
+      if (ownerId !== principal.userId && !isOrgAdmin(principal)) throw notFound(what);
+      // An item of an erased user: gone if it was made before the erasure; made after it, gone too
+      // if its session is one the erasure covers (being swept).
+      const erased = await erasureOf(principal.orgId, ownerId);
+      if (erased === undefined) return;
+      if (item.created_at <= erased) throw notFound(what);
+      await load(principal, sessionId, 'read').catch((error: unknown) => {
+        throw error instanceof AppError && error.kind === 'not_found' ? notFound(what) : error;
+      });
     },
+
+    /** When the user's data was erased, if it was: a list leaves out the sessions the erasure covers. */
+    erasureOf,
 
     /** The caller's own open session: asks, tasks and new messages need one. */
     async loadOpen(principal: Principal, sessionId: string): Promise<SessionItem> {
@@ -95,5 +122,5 @@ export type SessionAccess = ReturnType<typeof sessionAccess>;
 
 /** The session rules on this process's table (TABLE_NAME), with the organizations' retention. */
 export function defaultSessionAccess(): SessionAccess {
-  return sessionAccess({ sessions: dynamoSessionRepository(defaultDb()), policy: orgPolicy });
+  return sessionAccess({ sessions: dynamoSessionRepository(defaultDb()), policy: orgPolicy, erasedAt: defaultErasures() });
 }

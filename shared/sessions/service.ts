@@ -9,6 +9,7 @@ import { defaultDb } from '../store/client.js';
 import { orgPolicy, type OrgPolicy } from '../org-policy/policy.js';
 import type { Page } from '../store/paging.js';
 import { sessionAccess } from './access.js';
+import { defaultErasures, type ErasedAt } from '../erasure/repository.js';
 import { dynamoSessionRepository, toSession, type SessionRepository } from './repository.js';
 import type { CreateSessionBody, ListSessionsQuery, Session, UpdateSessionBody } from './schema.js';
 
@@ -24,6 +25,8 @@ export interface SessionServiceDeps {
   messages: Pick<MessageRepository, 'last' | 'getMany'>;
   /** The per-org limit of list reads; without it, lists are not limited (tests of other rules). */
   readLimit?: RateLimiter;
+  /** When a user's data was erased (erasure/repository.ts); without it, no erasure is looked up. */
+  erasedAt?: ErasedAt;
 }
 
 /**
@@ -31,8 +34,8 @@ export interface SessionServiceDeps {
  * ending, listing, deleting. Every call is scoped by the verified caller; another org's or user's
  * session is "not found".
  */
-export function sessionService({ sessions, messages, readLimit, policy }: SessionServiceDeps) {
-  const access = sessionAccess({ sessions, policy });
+export function sessionService({ sessions, messages, readLimit, policy, erasedAt }: SessionServiceDeps) {
+  const access = sessionAccess({ sessions, policy, erasedAt });
   const { load, expiryOf } = access;
 
   return {
@@ -77,7 +80,10 @@ export function sessionService({ sessions, messages, readLimit, policy }: Sessio
     /** The caller's own sessions, newest first, a page at a time, each with its last message when asked. */
     async list(principal: Principal, query: ListSessionsQuery): Promise<Page<Session>> {
       await readLimit?.(principal.orgId, env.orgReadRateLimitPerMinute());
-      const stored = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
+      const listed = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
+      // While an erasure of the caller's sweeps, the sessions it covers are already gone.
+      const erased = await access.erasureOf(principal.orgId, principal.userId);
+      const stored = erased === undefined ? listed : { ...listed, items: listed.items.filter((item) => item.session_start > erased) };
       const page = { ...stored, items: stored.items.map(toSession) };
       if (!query.include_last) return page;
       // The newest message of each session is named on it: one batch read for the page. Sessions
@@ -128,6 +134,7 @@ export function defaultSessionService(): SessionService {
     messages: dynamoMessageRepository(db),
     readLimit: orgReadLimiter(dynamoRateWindowRepository(db, 'READS')),
     policy: orgPolicy,
+    erasedAt: defaultErasures(),
   });
   return wired;
 }

@@ -15,7 +15,7 @@ import { defaultDb } from '../store/client.js';
 import { checkMonthlyBudget } from '../usage/budget.js';
 import { orgPolicy } from '../org-policy/policy.js';
 import { publishFinished, type PublishFinished } from '../events/publish.js';
-import { cachedErasures, isErased, type ErasedAt } from '../erasure/repository.js';
+import { defaultErasures } from '../erasure/repository.js';
 import { dynamoTaskRepository, toTask, type TaskItem, type TaskRepository } from './repository.js';
 import type { CreateTaskBody, Task, TaskAccepted } from './schema.js';
 
@@ -25,8 +25,6 @@ export interface TaskServiceDeps {
   access: Pick<SessionAccess, 'load' | 'loadOpen' | 'authorizeItem' | 'admit' | 'expiryOf'>;
   /** Sends the event of a task a cancel settled; only the cancel route's wiring has it (it carries a queue client). */
   publish?: PublishFinished;
-  /** When a user's data was erased: a task read by id that the erasure has not swept yet is not found. */
-  erasedAt?: ErasedAt;
 }
 
 export interface TaskStartServiceDeps extends TaskServiceDeps {
@@ -89,7 +87,7 @@ export function taskStartService({ tasks, access, queue, rateLimit, checkBudget 
 export type TaskStartService = ReturnType<typeof taskStartService>;
 
 /** Reading a task: scoped to the caller, failed when read past the deadline. */
-export function taskService({ tasks, access, publish, erasedAt }: TaskServiceDeps) {
+export function taskService({ tasks, access, publish }: TaskServiceDeps) {
   return {
     /** Follows a task as it is answered (a stream), as an answer is followed (see the message service). */
     async follow(principal: Principal, sessionId: string, taskId: string, after: ResumePoint): Promise<AsyncIterable<FollowEvent>> {
@@ -121,8 +119,8 @@ export function taskService({ tasks, access, publish, erasedAt }: TaskServiceDep
     async get(principal: Principal, sessionId: string, taskId: string, waitSeconds?: number): Promise<Task> {
       const read = async (): Promise<Task> => {
         const item = await tasks.get(principal.orgId, sessionId, taskId);
-        if (!item || (await isErased(erasedAt, principal.orgId, item))) throw notFound('Context task');
-        await access.authorizeItem(principal, sessionId, item.user_id, 'Context task');
+        if (!item) throw notFound('Context task');
+        await access.authorizeItem(principal, sessionId, item, 'Context task');
         const current = await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
         if (current.status !== TASK.lifecycle.processing) return toTask(current);
         // Being answered: its result so far.
@@ -138,7 +136,7 @@ export type TaskService = ReturnType<typeof taskService>;
 /** The repository and session rules on this process's table (TABLE_NAME). */
 function tableDeps(): TaskServiceDeps {
   const db = defaultDb();
-  return { tasks: dynamoTaskRepository(db), access: sessionAccess({ sessions: dynamoSessionRepository(db), policy: orgPolicy }) };
+  return { tasks: dynamoTaskRepository(db), access: sessionAccess({ sessions: dynamoSessionRepository(db), policy: orgPolicy, erasedAt: defaultErasures() }) };
 }
 
 let reading: TaskService | undefined;
@@ -146,7 +144,7 @@ let starting: TaskStartService | undefined;
 
 /** The task service on this process's table, made on first use. */
 export function defaultTaskService(): TaskService {
-  reading ??= taskService({ ...tableDeps(), erasedAt: cachedErasures(defaultDb()) });
+  reading ??= taskService(tableDeps());
   return reading;
 }
 

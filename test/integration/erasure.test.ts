@@ -206,7 +206,10 @@ describe('the passes an erasure queues', () => {
     });
   };
   const member = (userId: string) => ({ orgId: 'org_erase', userId, role: 'org:member' });
-  const pass = (userId: string, follow_up: boolean) => ({ job: { kind: 'erasure', org_id: 'org_erase', user_id: userId, requested_at: expect.any(String), follow_up }, delaySeconds: expect.any(Number) });
+  const pass = (userId: string, follow_up: boolean) => ({
+    job: { kind: 'erasure', org_id: 'org_erase', user_id: userId, requested_at: expect.any(String), requested_by: userId, follow_up },
+    delaySeconds: expect.any(Number),
+  });
 
   it('queues a pass before it starts; out of time, it leaves the sweep to passes, and nothing of the user is shown meanwhile', async () => {
     const fay = await userWithData('org_erase', 'user_fay');
@@ -231,7 +234,16 @@ describe('the passes an erasure queues', () => {
     // Not swept: its items are still in the table, and no route shows any of them (once an instance's
     // 5 s trust in what it read of the user's erasure has passed; the request itself runs 15 s first).
     expect((await itemsOf('org_erase', 'user_fay', fay.sessionIds)).filter((item) => item.entity === 'message').length).toBeGreaterThan(0);
+    // A message admitted into one of those sessions after the erasure began, before its session was marked.
+    const lateId = '01KZZZZZZZZZZZZZZZZZZZZZZZ';
+    await doc().send(
+      new PutCommand({
+        TableName: 'ai-chat-local',
+        Item: { ...keys.message('org_erase', fay.sessionIds[0]!, lateId), entity: 'message', message_id: lateId, session_id: fay.sessionIds[0], user_id: 'user_fay', role: 'user', content: 'Sent while erased', status: 'COMPLETED', created_at: new Date().toISOString() },
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 5_100));
+    expect((await fay.c.get(`/openai/sessions/${fay.sessionIds[0]}/messages/${lateId}`)).status).toBe(404);
     for (const sessionId of fay.sessionIds) expect((await fay.c.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
     for (const path of fay.ids) expect((await fay.c.get(`/openai/sessions/${path}`)).status).toBe(404);
     const admin = await as('org_erase', 'user_boss', 'admin');
@@ -252,6 +264,28 @@ describe('the passes an erasure queues', () => {
     expect(await inTime.pass(queued[0]!.job)).toMatchObject({ found: false, finished: true });
     expect(queued).toHaveLength(3);
   }, 90_000);
+
+  it('hides from every route a session the owner index had not shown yet, until a pass sweeps it', async () => {
+    const lou = await userWithData('org_erase', 'user_lou');
+    const queued: Queued = [];
+    // The index lags: the request finds no session at all.
+    const lagging = wiring(queued, { sessionsOfUser: async () => ({ sessions: [] }) });
+    expect(await lagging.request(member('user_lou'), 'me')).toEqual({ status: 'accepted' });
+    expect((await itemsOf('org_erase', 'user_lou', lou.sessionIds)).filter((item) => item.entity === 'session')).toHaveLength(2);
+    // Past an instance's 5 s trust in what it read of the user's erasure: gone from every route.
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    for (const sessionId of lou.sessionIds) {
+      expect((await lou.c.get(`/openai/sessions/${sessionId}`)).status).toBe(404);
+      expect((await lou.c.get(`/openai/sessions/${sessionId}/messages`)).status).toBe(404);
+      expect((await lou.c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'Still here?' })).status).toBe(404);
+    }
+    for (const path of lou.ids) expect((await lou.c.get(`/openai/sessions/${path}`)).status).toBe(404);
+    expect((await lou.c.get('/openai/sessions?include_last=true')).body.items).toEqual([]);
+    // The pass the request queued first, 30 s on, finds them and erases them.
+    expect(queued[0]).toEqual(pass('user_lou', false));
+    expect(await wiring(queued).pass(queued[0]!.job)).toMatchObject({ finished: true, sessions: 2 });
+    expect(await itemsOf('org_erase', 'user_lou', lou.sessionIds)).toEqual([]);
+  }, 60_000);
 
   it('has a pass queued to finish what a failed request began, before it began', async () => {
     const ivy = await userWithData('org_erase', 'user_ivy');
@@ -288,6 +322,18 @@ describe('the passes an erasure queues', () => {
     const result = await wiring(queued).pass({ kind: 'erasure', org_id: 'org_erase', user_id: 'user_gus', requested_at: '2026-01-01T00:00:00.000Z', follow_up: true });
     expect(result).toMatchObject({ finished: true, sessions: 0 });
     expect((await gus.get(`/openai/sessions/${kept}`)).status).toBe(200);
+  });
+
+  it('leaves the record of a request made after it, even in the same second', async () => {
+    const max = await as('org_erase', 'user_max');
+    const sessionId = (await max.post('/openai/sessions', {})).body.session_id;
+    expect((await max.post(`/openai/sessions/${sessionId}/ask`, { message: 'After' }, { 'Idempotency-Key': 'after-the-erasure' })).status).toBe(202);
+    const recordOf = async () => (await table()).find((item) => item.pk === keys.idempotencyPartition('org_erase', 'user_max'));
+    const record = (await recordOf())!;
+    // An erasure asked a millisecond before that ask.
+    const requestedAt = new Date(Date.parse(record.created_at) - 1).toISOString();
+    expect(await wiring([]).pass({ kind: 'erasure', org_id: 'org_erase', user_id: 'user_max', requested_at: requestedAt, follow_up: true })).toMatchObject({ idempotencyRecords: 0 });
+    expect(await recordOf()).toMatchObject({ sk: record.sk, created_at: record.created_at });
   });
 });
 
