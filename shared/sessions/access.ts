@@ -40,10 +40,11 @@ export function sessionAccess({ sessions, policy, erasedAt }: SessionAccessDeps)
    * answer not found; an admin changing someone else's session is refused.
    */
   async function load(principal: Principal, sessionId: string, access: Access, options: { includeDeleting?: boolean } = {}): Promise<SessionItem> {
-    const item = await sessions.get(principal.orgId, sessionId);
+    // The caller's own erasure is looked up beside the read (most sessions read are one's own).
+    const [item, ownErasure] = await Promise.all([sessions.get(principal.orgId, sessionId), erasureOf(principal.orgId, principal.userId)]);
     if (!item || (item.deleting_at && !options.includeDeleting)) throw notFound('Session');
     if (item.user_id !== principal.userId && !(access === 'read' && isOrgAdmin(principal))) throw notOwner(principal);
-    const erased = await erasureOf(principal.orgId, item.user_id);
+    const erased = item.user_id === principal.userId ? ownErasure : await erasureOf(principal.orgId, item.user_id);
     if (erased !== undefined && item.session_start <= erased) throw notFound('Session');
     return item;
   }

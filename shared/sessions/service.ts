@@ -80,9 +80,11 @@ export function sessionService({ sessions, messages, readLimit, policy, erasedAt
     /** The caller's own sessions, newest first, a page at a time, each with its last message when asked. */
     async list(principal: Principal, query: ListSessionsQuery): Promise<Page<Session>> {
       await readLimit?.(principal.orgId, env.orgReadRateLimitPerMinute());
-      const listed = await sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after });
       // While an erasure of the caller's sweeps, the sessions it covers are already gone.
-      const erased = await access.erasureOf(principal.orgId, principal.userId);
+      const [listed, erased] = await Promise.all([
+        sessions.listByOwner(principal.orgId, principal.userId, { limit: query.limit, after: query.after }),
+        access.erasureOf(principal.orgId, principal.userId),
+      ]);
       const stored = erased === undefined ? listed : { ...listed, items: listed.items.filter((item) => item.session_start > erased) };
       const page = { ...stored, items: stored.items.map(toSession) };
       if (!query.include_last) return page;
