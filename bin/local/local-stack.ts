@@ -6,7 +6,7 @@ import { WORKERS } from '../../shared/contract/workers.js';
 import { VARIABLES } from '../../shared/platform/env.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createDb } from '../../shared/store/client.js';
+import { createDb, type Db } from '../../shared/store/client.js';
 import { localCredentials } from './aws.js';
 import { requeueWaitingWork } from './recovery.js';
 import { devKeysDirectory, ensureDevKeys, type DevKeys } from './dev-keys.js';
@@ -51,6 +51,8 @@ export interface LocalStack {
   /** The SQS emulator, for tests that deliver or inspect jobs themselves. */
   sqs: LocalSqs;
   dynamo: LocalDynamo;
+  /** The stack's table, for tests and the benchmark that look into it. */
+  db: Db;
   /** The mock model's base URL, when it runs. */
   mockModelUrl?: string;
   close(): Promise<void>;
@@ -127,6 +129,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sqsEndpoint: sqs.endpoint,
     sqs,
     dynamo,
+    db,
     mockModelUrl: mock?.url,
     close: async () => {
       await gateway.close();

@@ -1,7 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSRecord } from 'aws-lambda';
-import { logger } from '../platform/observability.js';
-import { observedWorker } from '../platform/observed-worker.js';
+import { observedWorker, recordBody } from '../platform/observed-worker.js';
 import { ErasureJob } from './schema.js';
 import { defaultErasureService, type ErasureService } from './service.js';
 
@@ -14,15 +13,8 @@ import { defaultErasureService, type ErasureService } from './service.js';
 export function erasureWorker(service: () => ErasureService = defaultErasureService) {
   return observedWorker(async (event, context) => {
     const handleRecord = async (record: SQSRecord): Promise<void> => {
-      let job: ErasureJob;
-      try {
-        const parsed = ErasureJob.safeParse(JSON.parse(record.body));
-        if (!parsed.success) throw new Error('not an erasure pass');
-        job = parsed.data;
-      } catch {
-        logger.error('dropped a record of the erasure queue that is not an erasure pass', { message_id: record.messageId });
-        return;
-      }
+      const job = recordBody(record, ErasureJob, 'the erasure queue');
+      if (!job) return;
       // A batch's passes run side by side, each within the pass budget, inside the worker's timeout.
       await service().pass(job);
     };

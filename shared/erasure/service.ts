@@ -4,7 +4,7 @@ import { sendToQueue } from '../jobs/job-queue.js';
 import { AppError, forbidden } from '../platform/errors.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
 import { dynamoSessionRepository, type SessionRepository } from '../sessions/repository.js';
-import { defaultDb, isConditionFailure } from '../store/client.js';
+import { defaultDb, isConditionFailure, type Db } from '../store/client.js';
 import { dynamoUsageRepository } from '../usage/repository.js';
 import { holdsDataOf, recordErasure, sessionsOfUser, wasErased } from './repository.js';
 import type { ErasureAccepted, ErasureJob } from './schema.js';
@@ -166,12 +166,13 @@ export type ErasureService = ReturnType<typeof erasureService>;
 
 let wired: ErasureService | undefined;
 
-/** The erasure on this process's table (TABLE_NAME) and erasure queue (ERASURE_QUEUE_URL). */
-export function defaultErasureService(): ErasureService {
-  if (wired) return wired;
-  const db = defaultDb();
+/**
+ * What an erasure needs of a table and the erasure queue: its repositories and its queue.
+ * @example erasureService({ ...erasureDeps(db), queuePass: async (job) => void passes.push(job) })
+ */
+export function erasureDeps(db: Db): ErasureDeps {
   const usage = dynamoUsageRepository(db);
-  wired = erasureService({
+  return {
     sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
     sessions: dynamoSessionRepository(db),
     removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
@@ -180,6 +181,10 @@ export function defaultErasureService(): ErasureService {
     recordErasure: (orgId, userId, requestedAt, requestedBy) => recordErasure(db, orgId, userId, requestedAt, requestedBy),
     wasErased: (orgId, userId) => wasErased(db, orgId, userId),
     queuePass: (job, delaySeconds) => sendToQueue('erasure', JSON.stringify(job), { delaySeconds }),
-  });
-  return wired;
+  };
+}
+
+/** The erasure on this process's table (TABLE_NAME) and erasure queue (ERASURE_QUEUE_URL). */
+export function defaultErasureService(): ErasureService {
+  return (wired ??= erasureService(erasureDeps(defaultDb())));
 }

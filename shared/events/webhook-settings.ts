@@ -1,6 +1,7 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { env } from '../platform/env.js';
+import { isMissingSecret } from '../platform/missing-secret.js';
 import { traced } from '../platform/tracing.js';
 
 /** Where an organization's events go, and the secret they are signed with (`whsec_...`). */
@@ -33,9 +34,7 @@ export async function webhookSettings(orgId: string): Promise<WebhookSettings | 
   try {
     value = await secrets.get(webhookSecretName(prefix, orgId), { transform: 'json', maxAge: env.orgSecretMaxAgeSeconds() });
   } catch (error) {
-    for (let current = error as { name?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
-      if (current.name === 'ResourceNotFoundException') return undefined;
-    }
+    if (isMissingSecret(error)) return undefined;
     throw error;
   }
   const { url, secret } = (value ?? {}) as { url?: unknown; secret?: unknown };

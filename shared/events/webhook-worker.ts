@@ -4,7 +4,7 @@ import { WEBHOOK_RETRY_SECONDS } from '../contract/queues.js';
 import { retryJobLater } from '../jobs/job-queue.js';
 import { env } from '../platform/env.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
-import { observedWorker } from '../platform/observed-worker.js';
+import { observedWorker, recordBody } from '../platform/observed-worker.js';
 import { deliverOnce } from './delivery.js';
 import { QueuedEvent } from './schema.js';
 import { webhookSettings } from './webhook-settings.js';
@@ -28,15 +28,8 @@ const schedule = (): readonly number[] => env.webhookRetrySeconds() ?? WEBHOOK_R
 export function webhookWorker() {
   return observedWorker(async (event, context) => {
     const handleRecord = async (record: SQSRecord): Promise<void> => {
-      let queued: QueuedEvent;
-      try {
-        const parsed = QueuedEvent.safeParse(JSON.parse(record.body));
-        if (!parsed.success) throw new Error('not an event');
-        queued = parsed.data;
-      } catch {
-        logger.error('dropped a record of the webhooks queue that is not an event', { message_id: record.messageId });
-        return;
-      }
+      const queued = recordBody(record, QueuedEvent, 'the webhooks queue');
+      if (!queued) return;
       const webhook = await webhookSettings(queued.org_id);
       if (!webhook) {
         logger.info('dropped an event: the organization has no webhook now', { event_id: queued.id });

@@ -1,8 +1,8 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import { AppError, conflict, invalid } from '../platform/errors.js';
-import { batchWrite, deleteRequest } from '../store/batch.js';
+import { deleteQueried } from '../store/batch.js';
 import { isConditionFailure, type Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 
@@ -168,31 +168,18 @@ export async function abandonIdempotent(db: Db, request: IdempotentRequest): Pro
  * organization (they hold the responses the user was given), for an erasure; returns how many went.
  * A request still running then stores nothing: its finish is conditioned on its record.
  */
-export async function removeUserIdempotencyRecords(db: Db, orgId: string, userId: string, before: string): Promise<number> {
-  let removed = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk',
-        // Records without their time (older ones): their expiry is their creation and RECORD_TTL_SECONDS.
-        FilterExpression: 'created_at <= :before OR (attribute_not_exists(created_at) AND expires_at <= :made_before)',
-        ExpressionAttributeValues: {
-          ':pk': keys.idempotencyPartition(orgId, userId),
-          ':before': before,
-          ':made_before': Math.floor(Date.parse(before) / 1000) + RECORD_TTL_SECONDS,
-        },
-        ProjectionExpression: 'pk, sk',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    const items = page.Items ?? [];
-    await batchWrite(db, items.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
-    removed += items.length;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return removed;
+export function removeUserIdempotencyRecords(db: Db, orgId: string, userId: string, before: string): Promise<number> {
+  return deleteQueried(db, {
+    KeyConditionExpression: 'pk = :pk',
+    // Records without their time (older ones): their expiry is their creation and RECORD_TTL_SECONDS.
+    FilterExpression: 'created_at <= :before OR (attribute_not_exists(created_at) AND expires_at <= :made_before)',
+    ExpressionAttributeValues: {
+      ':pk': keys.idempotencyPartition(orgId, userId),
+      ':before': before,
+      ':made_before': Math.floor(Date.parse(before) / 1000) + RECORD_TTL_SECONDS,
+    },
+    ProjectionExpression: 'pk, sk',
+  });
 }
 
 /** What the idempotency-key middleware needs of the records: begin, finish, abandon. */

@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchWrite, deleteRequest } from '../store/batch.js';
+import { deleteQueried } from '../store/batch.js';
 import { isConditionFailure, type Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
 import { TABLE } from '../store/table.js';
@@ -159,25 +159,12 @@ export async function readProgress(db: Db, ref: LiveRef, afterSeq = 0): Promise<
  * that found its item gone when it settled it (its session deleted or erased under it): the writes
  * of progress do not know of the item, so they may have come after the session's sweep.
  */
-export async function discardProgress(db: Db, key: { pk: string; sk: string }): Promise<number> {
+export function discardProgress(db: Db, key: { pk: string; sk: string }): Promise<number> {
   const itemId = key.sk.slice(key.sk.indexOf('#') + 1);
-  let removed = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :live)',
-        ExpressionAttributeValues: { ':pk': key.pk, ':live': keys.liveHead('', '', itemId).sk },
-        ProjectionExpression: 'pk, sk',
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    const items = page.Items ?? [];
-    await batchWrite(db, items.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
-    removed += items.length;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return removed;
+  return deleteQueried(db, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :live)',
+    ExpressionAttributeValues: { ':pk': key.pk, ':live': keys.liveHead('', '', itemId).sk },
+    ProjectionExpression: 'pk, sk',
+    ConsistentRead: true,
+  });
 }

@@ -1,4 +1,5 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { isMissingSecret } from './missing-secret.js';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { env } from './env.js';
@@ -112,7 +113,7 @@ export const settingsFromSecretsManager: OrgSettingsSource = async (orgId, optio
       forceFetch: options.fresh,
     });
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isMissingSecret(error)) return undefined;
     if ((error as Error).name === 'TransformParameterError') {
       throw new OrgSettingsInvalid(`The settings secret of organization ${orgId} is not valid JSON.`);
     }
@@ -135,18 +136,6 @@ export function settingsFields(value: Record<string, unknown>): Partial<OrgSetti
   const { api_key, base_url, model, ...other } = value;
   const text = (field: unknown) => (typeof field === 'string' && field ? field : undefined);
   return { apiKey: text(api_key), baseUrl: text(base_url), model: text(model), other };
-}
-
-/**
- * Powertools wraps the SDK's error; the cause is on it or on its cause. A secret scheduled for
- * deletion (`npm run org -- remove`) is answered InvalidRequestException: it is gone too.
- */
-function isNotFound(error: unknown): boolean {
-  for (let current = error as { name?: string; message?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
-    if (current.name === 'ResourceNotFoundException') return true;
-    if (current.name === 'InvalidRequestException' && /deleted|deletion/i.test(current.message ?? '')) return true;
-  }
-  return false;
 }
 
 /** Secrets Manager when `ORG_SECRET_PREFIX` is set (the deployed stack), else the environment. */

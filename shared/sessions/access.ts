@@ -1,9 +1,8 @@
 import { isOrgAdmin, type Principal } from '../auth/principal.js';
-import { orgPolicy, retentionExpiry, type OrgPolicy } from '../org-policy/policy.js';
+import { retentionExpiry, type OrgPolicy } from '../org-policy/policy.js';
 import { AppError, conflict, forbidden, notFound } from '../platform/errors.js';
-import { defaultDb } from '../store/client.js';
-import { defaultErasures, type ErasedAt } from '../erasure/repository.js';
-import { dynamoSessionRepository, type SessionItem, type SessionRepository } from './repository.js';
+import type { ErasedAt } from '../erasure/repository.js';
+import type { SessionItem, SessionRepository } from './repository.js';
 
 export const SESSION_ENDED = () =>
   conflict('This session has ended: it can be read but takes no new asks, tasks or messages. Start a new session.', 'session_ended');
@@ -121,7 +120,3 @@ export function sessionAccess({ sessions, policy, erasedAt }: SessionAccessDeps)
 
 export type SessionAccess = ReturnType<typeof sessionAccess>;
 
-/** The session rules on this process's table (TABLE_NAME), with the organizations' retention. */
-export function defaultSessionAccess(): SessionAccess {
-  return sessionAccess({ sessions: dynamoSessionRepository(defaultDb()), policy: orgPolicy, erasedAt: defaultErasures() });
-}

@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchWrite, deleteRequest } from '../store/batch.js';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWrite, deleteQueried, deleteRequest } from '../store/batch.js';
 import { isConditionFailure, type Db } from '../store/client.js';
 import { isExpired, nowSeconds, unexpired } from '../store/expiry.js';
 import { keys, SESSION_SK } from '../store/keys.js';
@@ -225,28 +225,10 @@ export function dynamoSessionRepository(db: Db): SessionRepository {
 
     async deleteWithItems(orgId, sessionId) {
       const key = keys.session(orgId, sessionId);
+      const children = { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': key.pk }, ProjectionExpression: 'pk, sk', ConsistentRead: true };
       // Sweeps until a whole pass finds nothing: a write that was stored before the session was
       // marked, and admitted before, is found by a sweep after the mark (reads are consistent).
-      for (let deleted = -1; deleted !== 0; ) {
-        deleted = 0;
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const page = await db.doc.send(
-            new QueryCommand({
-              TableName: db.table,
-              KeyConditionExpression: 'pk = :pk',
-              ExpressionAttributeValues: { ':pk': key.pk },
-              ProjectionExpression: 'pk, sk',
-              ExclusiveStartKey: startKey,
-              ConsistentRead: true,
-            }),
-          );
-          const children = (page.Items ?? []).filter((item) => item.sk !== SESSION_SK);
-          await batchWrite(db, children.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
-          deleted += children.length;
-          startKey = page.LastEvaluatedKey;
-        } while (startKey);
-      }
+      while ((await deleteQueried(db, children, (item) => item.sk === SESSION_SK)) > 0);
       await batchWrite(db, [deleteRequest(key)]);
     },
 

@@ -1,4 +1,4 @@
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Db } from './client.js';
 
 type WriteRequest = { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
@@ -21,3 +21,25 @@ export async function batchWrite(db: Db, requests: WriteRequest[]): Promise<void
 
 export const putRequest = (Item: Record<string, unknown>): WriteRequest => ({ PutRequest: { Item } });
 export const deleteRequest = (Key: Record<string, unknown>): WriteRequest => ({ DeleteRequest: { Key } });
+
+/**
+ * Deletes what a query finds (it need project only `pk, sk`), a page at a time, leaving the items
+ * `keep` names; returns how many went.
+ * @example await deleteQueried(db, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk' });
+ */
+export async function deleteQueried(
+  db: Db,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  keep: (item: Record<string, unknown>) => boolean = () => false,
+): Promise<number> {
+  let deleted = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.doc.send(new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey }));
+    const doomed = (page.Items ?? []).filter((item) => !keep(item));
+    await batchWrite(db, doomed.map((item) => deleteRequest({ pk: item.pk, sk: item.sk })));
+    deleted += doomed.length;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return deleted;
+}

@@ -52,3 +52,19 @@ export async function queryPage<T>(
   const last = items.at(-1);
   return { items, has_more: hasMore, next: hasMore && last ? options.idOf(last) : null };
 }
+
+/**
+ * Every item a query finds, following DynamoDB's pages (for small, bounded reads: a month's day
+ * items, a user's records).
+ * @example const days = await queryAll(db, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } });
+ */
+export async function queryAll(db: Db, input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.doc.send(new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey }));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}

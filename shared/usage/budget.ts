@@ -1,9 +1,9 @@
 import { orgPolicy, type OrgPolicy } from '../org-policy/policy.js';
 import { AppError } from '../platform/errors.js';
 import { addMetric, logger, MetricUnit } from '../platform/observability.js';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { defaultDb, type Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
+import { queryAll } from '../store/paging.js';
 
 /** `YYYY-MM-DD` of a moment, in UTC. */
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -45,22 +45,12 @@ export function monthlyBudget({ tokensThisMonth, policy = orgPolicy }: { tokensT
  * their totals only (the usage repository reads the rest; this stays small in the API's bundles).
  */
 export async function tokensOfDays(db: Db, orgId: string, from: string, to: string): Promise<number> {
-  let used = 0;
-  let cursor: Record<string, unknown> | undefined;
-  do {
-    const page = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ProjectionExpression: 'total_tokens',
-        ExpressionAttributeValues: { ':pk': keys.usagePartition(orgId), ':from': `DAY#${from}`, ':to': `DAY#${to}` },
-        ExclusiveStartKey: cursor,
-      }),
-    );
-    for (const item of page.Items ?? []) used += Number(item.total_tokens ?? 0);
-    cursor = page.LastEvaluatedKey;
-  } while (cursor);
-  return used;
+  const days = await queryAll(db, {
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+    ProjectionExpression: 'total_tokens',
+    ExpressionAttributeValues: { ':pk': keys.usagePartition(orgId), ':from': `DAY#${from}`, ':to': `DAY#${to}` },
+  });
+  return days.reduce((used, day) => used + Number(day.total_tokens ?? 0), 0);
 }
 
 let budget: ReturnType<typeof monthlyBudget> | undefined;

@@ -1,7 +1,8 @@
-import { QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { batchWrite, deleteRequest } from '../store/batch.js';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { deleteQueried } from '../store/batch.js';
 import type { Db } from '../store/client.js';
 import { keys } from '../store/keys.js';
+import { queryAll } from '../store/paging.js';
 
 /** Tokens of one finished answer or task, as the provider reported them (or as estimated for a stopped one). */
 export interface TokenUsage {
@@ -63,17 +64,6 @@ export function dynamoUsageRepository(db: Db): UsageRepository {
   const pk = keys.usagePartition;
   const expiresAt = (date: string) => Math.floor(Date.parse(`${date}T00:00:00Z`) / 1000) + USAGE_KEEP_DAYS * 86_400;
 
-  async function queryAll(input: Omit<QueryCommandInput, 'TableName'>): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await db.doc.send(new QueryCommand({ TableName: db.table, ...input, ExclusiveStartKey: cursor }));
-      items.push(...(page.Items ?? []));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
-    return items;
-  }
-
   return {
     async add(orgId, { date, userId, model, usage }) {
       const values = { ':one': 1, ':p': usage.prompt_tokens, ':c': usage.completion_tokens, ':t': usage.total_tokens, ':date': date, ':exp': expiresAt(date) };
@@ -105,7 +95,7 @@ export function dynamoUsageRepository(db: Db): UsageRepository {
     },
 
     async days(orgId, from, to) {
-      const items = await queryAll({
+      const items = await queryAll(db, {
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
         ExpressionAttributeValues: { ':pk': pk(orgId), ':from': `${DAY}${from}`, ':to': `${DAY}${to}` },
       });
@@ -120,7 +110,7 @@ export function dynamoUsageRepository(db: Db): UsageRepository {
     },
 
     async userDays(orgId, from, to) {
-      const items = await queryAll({
+      const items = await queryAll(db, {
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
         // `~` sorts after every user id: the last day's rows are all in.
         ExpressionAttributeValues: { ':pk': pk(orgId), ':from': `${USER_DAY}${from}#`, ':to': `${USER_DAY}${to}#~` },
@@ -128,16 +118,13 @@ export function dynamoUsageRepository(db: Db): UsageRepository {
       return items.map((item) => ({ date: String(item.date), user_id: String(item.user_id), ...countsOf(item) }));
     },
 
-    async removeUser(orgId, userId) {
-      const rows = await queryAll({
+    removeUser: (orgId, userId) =>
+      deleteQueried(db, {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :user_days)',
         FilterExpression: 'user_id = :user',
         ProjectionExpression: 'pk, sk',
         ExpressionAttributeValues: { ':pk': pk(orgId), ':user_days': USER_DAY, ':user': userId },
-      });
-      await batchWrite(db, rows.map((row) => deleteRequest({ pk: row.pk, sk: row.sk })));
-      return rows.length;
-    },
+      }),
   };
 }
 

@@ -6,17 +6,12 @@
  * harmless. Then the passes the request queues: the rest of an erasure it had no time for, and the
  * last pass that removes what arrived late.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
-import { holdsDataOf, recordErasure, sessionsOfUser, wasErased } from '../../shared/erasure/repository.js';
 import type { ErasureJob } from '../../shared/erasure/schema.js';
-import { erasureService, FOLLOW_UP_SECONDS, type ErasureDeps } from '../../shared/erasure/service.js';
-import { removeUserIdempotencyRecords } from '../../shared/idempotency/records.js';
+import { erasureDeps, erasureService, FOLLOW_UP_SECONDS, type ErasureDeps } from '../../shared/erasure/service.js';
 import { dynamoSessionRepository } from '../../shared/sessions/repository.js';
-import { createDb } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
-import { dynamoUsageRepository } from '../../shared/usage/repository.js';
 import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
 
 let api: TestApi;
@@ -41,8 +36,7 @@ afterAll(async () => {
 });
 
 const as = async (org: string, user: string, role?: 'admin') => client(api.url, await api.token({ org, user, ...(role ? { role } : {}) }));
-const dynamo = () => new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-const doc = () => DynamoDBDocumentClient.from(dynamo());
+const doc = () => api.stack.db.doc;
 
 async function table(): Promise<Record<string, any>[]> {
   const items: Record<string, any>[] = [];
@@ -190,21 +184,8 @@ describe('an answer being generated while its user is erased', () => {
 
 describe('the passes an erasure queues', () => {
   type Queued = Array<{ job: ErasureJob; delaySeconds: number }>;
-  const wiring = (queued: Queued, overrides: Partial<ErasureDeps> = {}) => {
-    const db = createDb(dynamo(), 'ai-chat-local');
-    const usage = dynamoUsageRepository(db);
-    return erasureService({
-      sessionsOfUser: (orgId, userId, cursor) => sessionsOfUser(db, orgId, userId, cursor),
-      sessions: dynamoSessionRepository(db),
-      removeUsage: (orgId, userId) => usage.removeUser(orgId, userId),
-      removeIdempotency: (orgId, userId, before) => removeUserIdempotencyRecords(db, orgId, userId, before),
-      holdsDataOf: (orgId, userId) => holdsDataOf(db, orgId, userId),
-      recordErasure: (orgId, userId, requestedAt, requestedBy) => recordErasure(db, orgId, userId, requestedAt, requestedBy),
-      wasErased: (orgId, userId) => wasErased(db, orgId, userId),
-      queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }),
-      ...overrides,
-    });
-  };
+  const wiring = (queued: Queued, overrides: Partial<ErasureDeps> = {}) =>
+    erasureService({ ...erasureDeps(api.stack.db), queuePass: async (job, delaySeconds) => void queued.push({ job, delaySeconds }), ...overrides });
   const member = (userId: string) => ({ orgId: 'org_erase', userId, role: 'org:member' });
   const pass = (userId: string, follow_up: boolean) => ({
     job: { kind: 'erasure', org_id: 'org_erase', user_id: userId, requested_at: expect.any(String), requested_by: userId, follow_up },
@@ -216,7 +197,7 @@ describe('the passes an erasure queues', () => {
     const queued: Queued = [];
     // The clock runs out as soon as the sessions are marked.
     let clock = Date.now();
-    const db = createDb(dynamo(), 'ai-chat-local');
+    const { db } = api.stack;
     const budgetRunsOut = wiring(queued, {
       now: () => clock,
       sessions: {
@@ -290,7 +271,7 @@ describe('the passes an erasure queues', () => {
   it('has a pass queued to finish what a failed request began, before it began', async () => {
     const ivy = await userWithData('org_erase', 'user_ivy');
     const queued: Queued = [];
-    const db = createDb(dynamo(), 'ai-chat-local');
+    const { db } = api.stack;
     // The table refuses the sweep once the sessions are marked (a fault no emulator makes on demand).
     const flaky = wiring(queued, {
       sessions: {

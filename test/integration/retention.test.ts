@@ -4,11 +4,9 @@
  * an item past its time, before DynamoDB's TTL has removed it (the clock moved with
  * LOCAL_CLOCK_OFFSET_SECONDS).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { keys } from '../../shared/store/keys.js';
-import { createDb } from '../../shared/store/client.js';
+import { queryAll } from '../../shared/store/paging.js';
 import { dynamoOrgPolicyRepository, policyFields } from '../../shared/org-policy/repository.js';
 import { forgetOrgPolicies } from '../../shared/org-policy/policy.js';
 import { client, settledMessage, startTestApi, type TestApi } from '../helpers/local-api.js';
@@ -40,11 +38,8 @@ afterEach(() => {
 });
 
 const as = async (org: string, user = 'user_keeper', role?: 'admin') => client(api.url, await api.token({ org, user, ...(role ? { role } : {}) }));
-const partition = async (org: string, sessionId: string) => {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
-  const { Items = [] } = await doc.send(new QueryCommand({ TableName: 'ai-chat-local', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.sessionPartition(org, sessionId) } }));
-  return Items;
-};
+const partition = async (org: string, sessionId: string): Promise<Record<string, any>[]> =>
+  queryAll(api.stack.db, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.sessionPartition(org, sessionId) } });
 
 it('writes the TTL attribute: messages and tasks from their creation, the session from its last write', async () => {
   const c = await as('org_kept');
@@ -127,7 +122,7 @@ it('keeps a session until it is deleted once its organization has no retention a
   const c = await as('org_kept');
   const sessionId = (await c.post('/openai/sessions', {})).body.session_id;
   const old = await c.post(`/openai/sessions/${sessionId}/messages`, { role: 'user', content: 'Written under a retention' });
-  const policies = dynamoOrgPolicyRepository(createDb(new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), 'ai-chat-local'));
+  const policies = dynamoOrgPolicyRepository(api.stack.db);
   await policies.put('org_kept', policyFields({}));
   forgetOrgPolicies();
   try {

@@ -1,10 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { lambdaContext } from '../../bin/local/lambda-context.js';
-import { createDb, type Db } from '../../shared/store/client.js';
+import type { Db } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
 import { QUEUE_SETTINGS } from '../../shared/contract/queues.js';
 import { JobInbox, type QueueRef } from '../helpers/job-inbox.js';
@@ -40,10 +39,7 @@ beforeAll(async () => {
     JOB_RETRY_BASE_SECONDS: '1',
   });
   api = await startTestApi({ workers: false });
-  db = createDb(
-    new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
-    'ai-chat-local',
-  );
+  db = api.stack.db;
   inbox = new JobInbox(api.stack.sqs.client);
   askWorker = (await import('../../functions/workers/ask.js')).handler;
   ctxWorker = (await import('../../functions/workers/task.js')).handler;
