@@ -4,6 +4,7 @@
  * a send that took effect but whose answer was lost, a delete, a visibility change and receives
  * that fail. Nothing accepted is lost, nothing waits forever, nothing is answered twice.
  */
+import { WORKERS } from '../../shared/contract/workers.js';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { localCredentials } from '../../bin/local/aws.js';
@@ -173,7 +174,9 @@ it('answers a job whose retry could not be scheduled (ChangeMessageVisibility fa
 it('goes on polling while ReceiveMessage fails, and answers what was queued meanwhile', async () => {
   const sessionId = await newSession();
   const receives = proxy.received.get('ReceiveMessage') ?? 0;
-  const FAULTS = 40;
+  // Each poller's failed receive is tried again by the SDK (3 attempts), then 500 ms later: about 7
+  // faults a poller in the 1.2 s below. Enough for every poller the stack runs to outlast that.
+  const FAULTS = 12 * WORKERS.length;
   proxy.fail({ operation: 'ReceiveMessage', ...UNAVAILABLE, times: FAULTS });
   // A long poll sent before the fault may still answer (a poll waits at most 1 s): after that, every
   // receive goes through the fault, and the ask is received only once the faults are used up.
