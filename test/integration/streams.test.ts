@@ -109,6 +109,8 @@ it('gives a stream opened while the answer is being written what came before it 
 }, 30_000);
 
 it('resumes after a dropped connection with Last-Event-ID: nothing repeated, nothing lost', async () => {
+  // Three seconds of answer: progress is written once a second, so the second delta comes before the end.
+  stub.tokenGap(100);
   const { sessionId, messageId } = await newAsk();
   const path = `/openai/sessions/${sessionId}/messages/${messageId}/stream`;
   const first = await readStream(path, { stopAfter: (events) => deltas(events).length === 2 });
@@ -160,14 +162,15 @@ it('answers the usual JSON errors before a stream starts: another tenant 404, no
 }, 30_000);
 
 it('stops reading the store once the client has left the stream', async () => {
-  stub.tokenGap(150);
+  stub.tokenGap(250);
   const { sessionId, messageId } = await newAsk('A long one');
   const path = `/openai/sessions/${sessionId}/messages/${messageId}/stream`;
   const reads = () => (api.stack.dynamo.requestCounts.get('GetItem') ?? 0) + (api.stack.dynamo.requestCounts.get('Query') ?? 0);
   const first = await readStream(path, { stopAfter: (events) => deltas(events).length === 1 });
   expect(deltas(first.events)).toHaveLength(1);
   // The answer is still being written (its worker writes, and reads nothing while text flows).
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // The stream stops at its next delta (progress is written once a second, read twice a second).
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   const before = reads();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   // An open stream would have read its item and progress four times in 2 s (three reads each).

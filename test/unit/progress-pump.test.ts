@@ -2,7 +2,7 @@
  * The progress pump: what the model streams is written in order, at a bounded rate, and a write
  * that fails keeps its text for the next one. A sink in memory stands in for the store.
  */
-import { PROGRESS_INTERVAL_MS, progressPump, type ProgressSink } from '../../shared/jobs/progress-pump.js';
+import { HEARTBEAT_MS, PROGRESS_INTERVAL_MS, progressPump, type ProgressSink } from '../../shared/jobs/progress-pump.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,4 +68,18 @@ it('stops the model call when the sink finds the claim lost or a cancel', async 
   await pump.close();
   expect(stop.signal.aborted).toBe(true);
   expect((stop.signal.reason as Error).name).toBe('ProgressStopped');
+});
+
+it('writes the first text at once, even after a silent start in which the claim was checked', async () => {
+  const { sink, committed } = memorySink();
+  let checks = 0;
+  const checking: ProgressSink = { append: sink.append, stillHeld: async () => (checks++, true) };
+  const pump = progressPump(checking, new AbortController(), () => undefined);
+  // The model says nothing for a while: the pump checks the claim meanwhile.
+  await sleep(HEARTBEAT_MS * 1.6);
+  expect(checks).toBeGreaterThan(0);
+  pump.add('first words');
+  await sleep(100);
+  expect(committed).toEqual(['first words']);
+  await pump.close();
 });
