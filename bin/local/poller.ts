@@ -10,6 +10,13 @@ import { invokeInOwnScope, lambdaContext } from './lambda-context.js';
 
 const sequenceOf = (message: Message): bigint => BigInt(message.Attributes?.SequenceNumber ?? 0);
 
+/**
+ * Puts a group's messages in their order again once failed ones are back (by sequence number, as SQS
+ * keeps them; local-aws-sqs hands returning ones back in any order).
+ */
+const inSequence = (messages: Message[]): Message[] =>
+  messages.sort((a, b) => (sequenceOf(a) < sequenceOf(b) ? -1 : sequenceOf(a) > sequenceOf(b) ? 1 : 0));
+
 /** The longest a FIFO group waits here for its failed messages to come back before its later ones go on. */
 const HOLD_MAX_MS = 60_000;
 
@@ -144,9 +151,7 @@ export class SqsPoller {
       const held = this.heldGroups.get(group);
       queued.push(message);
       if (held?.failed.delete(message.MessageId!)) {
-        // A message that failed is back: the group's messages go in their order again (by sequence
-        // number, as SQS keeps them; local-aws-sqs hands returning ones back in any order).
-        queued.sort((a, b) => (sequenceOf(a) < sequenceOf(b) ? -1 : sequenceOf(a) > sequenceOf(b) ? 1 : 0));
+        inSequence(queued);
         if (!held.failed.size) this.heldGroups.delete(group);
       }
       this.pending.set(group, queued);
@@ -196,10 +201,16 @@ export class SqsPoller {
         this.handle(batch).then((failed) => {
           for (const group of groups) {
             this.busyGroups.delete(group);
-            const groupFailed = batch.filter((message) => failed.has(message.MessageId!) && (message.Attributes?.MessageGroupId ?? '') === group);
             // A failed group's later messages wait behind its failed ones, as SQS keeps a group's
-            // order: held here until those come back.
-            if (groupFailed.length) this.heldGroups.set(group, { failed: new Set(groupFailed.map((message) => message.MessageId!)), until: Date.now() + HOLD_MAX_MS });
+            // order: held here until those come back. One its worker made visible again while the
+            // batch ran may be back already (received meanwhile): not waited for a second time.
+            const queued = this.pending.get(group) ?? [];
+            const back = new Set(queued.map((message) => message.MessageId));
+            const awaited = batch.filter(
+              (message) => failed.has(message.MessageId!) && (message.Attributes?.MessageGroupId ?? '') === group && !back.has(message.MessageId),
+            );
+            inSequence(queued);
+            if (awaited.length) this.heldGroups.set(group, { failed: new Set(awaited.map((message) => message.MessageId!)), until: Date.now() + HOLD_MAX_MS });
             else this.markReady(group);
           }
           this.startReadyGroups();

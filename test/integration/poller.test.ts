@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
@@ -441,6 +442,29 @@ describe('SqsPoller on a FIFO queue', () => {
       'g#3@2',
     ]);
   });
+
+  test('a failed record that its worker made visible again before the batch ended is not waited for a second time', async () => {
+    // The stack's long visibility: nothing comes back by itself during the test.
+    const { queues } = await setup(60);
+    const ask = queues.ask;
+    // As the ask worker does for a job whose organization is at its cap: it sets the record's
+    // visibility to a second and fails it, while the batch's other group keeps it running longer.
+    const { handler, records } = recorder(async (batchRecords) => {
+      const first = batchRecords.find((record) => record.body === 'a#0' && record.attributes.ApproximateReceiveCount === '1');
+      if (!first) return;
+      await sqs!.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: ask.url, ReceiptHandle: first.receiptHandle, VisibilityTimeout: 1 }));
+      await sleep(2500);
+      return { batchItemFailures: [{ itemIdentifier: first.messageId }] };
+    });
+    await sendFifo(ask, 'a', 'a#0');
+    await sendFifo(ask, 'b', 'b#0');
+    const started = Date.now();
+    startPoller(ask, handler, { batchSize: 5, maxConcurrency: 2 });
+    await waitFor('a#0 handled again', () => records().filter((record) => record.body === 'a#0').length >= 2, 15_000);
+    // Back in about its second of visibility once the batch is over, not after the poller's hold runs out.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await waitForEmpty(ask.url);
+  }, 30_000);
 
   test('messages received for a busy group are all handed over, in order, none left to the visibility timeout', async () => {
     // One group, batchSize 2: while the first batch runs, the poller receives (and holds) more than
