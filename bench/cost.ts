@@ -68,7 +68,7 @@ try {
   const dynamo = stack.dynamo.requestCounts;
   const sqs = stack.sqs.requestCounts;
 
-  const delta = (counts: Map<string, number>, before: Map<string, number>, ...operations: string[]) =>
+  const delta = (counts: ReadonlyMap<string, number>, before: Map<string, number>, ...operations: string[]) =>
     operations.reduce((sum, operation) => sum + (counts.get(operation) ?? 0) - (before.get(operation) ?? 0), 0);
 
   /** Asks in `sessions` fresh sessions, then answers them in one worker invocation; what it took. */
@@ -138,7 +138,8 @@ try {
   // What a client's own reads add, per ask, for a 10-second answer.
   const getCost = (gbSeconds: number) => PRICE.cloudFrontRequest + PRICE.wafRequest + PRICE.httpApiRequest + PRICE.lambdaRequest + gbSeconds * PRICE.lambdaGbSecond + 0.5 * PRICE.dynamoReadUnit;
   const polling = 5 * getCost(billedSeconds(3) * API_GB);
-  const waiting = getCost((MODEL_MS / 1000) * API_GB) + (MODEL_MS / 250) * 0.5 * PRICE.dynamoReadUnit;
+  // ?wait reads after 20, 40, 80 and 160 ms, then every 250 ms (shared/jobs/waiting.ts).
+  const waiting = getCost((MODEL_MS / 1000) * API_GB) + (4 + MODEL_MS / 250) * 0.5 * PRICE.dynamoReadUnit;
   const streaming = PRICE.cloudFrontRequest + PRICE.wafRequest + PRICE.lambdaRequest + (MODEL_MS / 1000) * API_GB * PRICE.lambdaGbSecond + (MODEL_MS / 500) * 3 * PRICE.dynamoReadUnit;
   const table = [
     `Cost of ${ASKS.toLocaleString('en-US')} asks in AWS, tokens excluded (bench/cost.ts: a ${MODEL_MS / 1000}-second streamed answer; us-east-1, arm64, on-demand prices; measured on this machine's local stack)`,

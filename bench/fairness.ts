@@ -53,7 +53,7 @@ try {
   const keys = makeKeys();
   process.env.CLERK_JWT_KEY = keys.publicKeyPem;
   delete process.env.CLERK_AUTHORIZED_PARTIES;
-  stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true });
+  stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true, workerThread: true });
   const flood = client(stack.url, await mintToken(keys, { org: 'org_flood', user: 'user_flood', expiresIn: 600 }));
   const quiet = client(stack.url, await mintToken(keys, { org: 'org_quiet', user: 'user_quiet', expiresIn: 600 }));
   const sessions = await Promise.all(Array.from({ length: SESSIONS }, async () => (await flood.post('/openai/sessions', {})).body.session_id as string));

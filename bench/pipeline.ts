@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: figures of the local pipeline (local gateway, dynalite, local-aws-sqs, the pollers
- * and the ask worker, all in this one process) answering asks through a zero-latency stub model.
- * Everything runs on 127.0.0.1 and in memory; every phase is bounded by a count and a time, the
- * whole run by a watchdog, and the process exits when done.
+ * `npm run bench`: figures of the local pipeline as `npm start` runs it (the local gateway, the API
+ * handlers and local-aws-sqs in the main thread, dynalite in a thread of its own, the pollers and
+ * the ask worker in another) answering asks through a zero-latency stub model. Everything runs on
+ * 127.0.0.1 and in memory; every phase is bounded by a count and a time, the whole run by a
+ * watchdog, and the process exits when done.
  *
- * The emulators share the process and its CPU with the handlers and with this client, so the figures
+ * The emulators share the machine's CPU with the handlers and with this client, so the figures
  * are relative: for spotting regressions between commits on the same machine, not AWS latencies.
  */
 import { WORKERS } from '../shared/contract/workers.js';
@@ -70,19 +71,26 @@ interface AskResult {
   polls: number;
 }
 
-/** Asks, then polls the answer every POLL_MS until it is COMPLETED. */
-async function askAndWait(c: Client, sessionId: string, message: string): Promise<AskResult> {
+/**
+ * How a client waits for its answer: `poll`, a GET every POLL_MS after the previous one's answer
+ * (the finest a polling client can see); `wait`, a GET with `?wait=20`, which the server answers
+ * when the answer has finished (the contract's way to wait without polling).
+ */
+type Waiting = 'poll' | 'wait';
+
+/** Asks, then waits for the answer (see Waiting) until it is COMPLETED. */
+async function askAndWait(c: Client, sessionId: string, message: string, waiting: Waiting = 'poll'): Promise<AskResult> {
   const started = performance.now();
   const asked = await c.post(`/openai/sessions/${sessionId}/ask`, { message });
   expectStatus(asked, 202, 'ask');
-  const path = `/openai/sessions/${sessionId}/messages/${asked.body.message_id}`;
+  const path = `/openai/sessions/${sessionId}/messages/${asked.body.message_id}${waiting === 'wait' ? '?wait=20' : ''}`;
   for (let polls = 1; ; polls++) {
     const answer = await c.get(path);
     expectStatus(answer, 200, 'get message');
     if (answer.body.status === 'COMPLETED') return { ms: performance.now() - started, polls };
     if (answer.body.status === 'FAILED') throw new Error(`ask failed: ${answer.body.content}`);
     if (performance.now() - started > ASK_TIMEOUT_MS) throw new Error(`ask still ${answer.body.status} after ${ASK_TIMEOUT_MS} ms`);
-    await sleep(POLL_MS);
+    if (waiting === 'poll') await sleep(POLL_MS);
   }
 }
 
@@ -90,26 +98,29 @@ async function askAndWait(c: Client, sessionId: string, message: string): Promis
 class Asker {
   private sessionId: string | undefined;
   private turns = 0;
-  constructor(private readonly c: Client) {}
+  constructor(
+    private readonly c: Client,
+    private readonly waiting: Waiting = 'poll',
+  ) {}
   async ask(message: string): Promise<AskResult> {
     if (!this.sessionId || this.turns >= TURNS_PER_SESSION) {
       this.sessionId = await newSession(this.c);
       this.turns = 0;
     }
     this.turns++;
-    return askAndWait(this.c, this.sessionId, message);
+    return askAndWait(this.c, this.sessionId, message, this.waiting);
   }
 }
 
-/** CPU time of the whole process (main thread, GC and libuv threads) since `since`, in ms. */
+/** CPU time of the whole process (every thread: main, dynalite's, the workers', GC and libuv's) since `since`, in ms. */
 function cpuMs(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
 }
 
-const snapshot = (counts: Map<string, number>) => new Map(counts);
+const snapshot = (counts: ReadonlyMap<string, number>) => new Map(counts);
 
-function difference(after: Map<string, number>, before: Map<string, number>): Map<string, number> {
+function difference(after: ReadonlyMap<string, number>, before: ReadonlyMap<string, number>): Map<string, number> {
   const result = new Map<string, number>();
   for (const [operation, count] of after) {
     const delta = count - (before.get(operation) ?? 0);
@@ -118,10 +129,10 @@ function difference(after: Map<string, number>, before: Map<string, number>): Ma
   return result;
 }
 
-const total = (counts: Map<string, number>) => [...counts.values()].reduce((sum, count) => sum + count, 0);
+const total = (counts: ReadonlyMap<string, number>) => [...counts.values()].reduce((sum, count) => sum + count, 0);
 
 /** Waits (bounded) until an emulator has served `target` requests of `operation`: watched in process, no HTTP. */
-async function waitForCount(counts: Map<string, number>, operation: string, target: number): Promise<void> {
+async function waitForCount(counts: ReadonlyMap<string, number>, operation: string, target: number): Promise<void> {
   const deadline = performance.now() + ASK_TIMEOUT_MS;
   while ((counts.get(operation) ?? 0) < target) {
     if (performance.now() > deadline) throw new Error(`waited ${ASK_TIMEOUT_MS} ms for ${operation} #${target}`);
@@ -177,7 +188,7 @@ async function main(): Promise<void> {
     const keys = makeKeys();
     process.env.CLERK_JWT_KEY = keys.publicKeyPem;
     delete process.env.CLERK_AUTHORIZED_PARTIES;
-    stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true });
+    stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true, workerThread: true });
     const stackMs = performance.now() - runStarted;
     const dynamoCounts = stack.dynamo.requestCounts;
     const sqsCounts = stack.sqs.requestCounts;
@@ -239,8 +250,13 @@ async function main(): Promise<void> {
     row('  latency p99', ms(percentile(sortedGets, 99)));
     row('  DynamoDB calls per GET', [...getDynamo].map(([op, n]) => `${op} ${fixed(n / GET_SAMPLES, 2)}`).join(', ') || '0');
 
-    // 3. Throughput: N clients, each in its own sessions, ask -> poll until COMPLETED -> next ask.
-    section(`asks per second: N clients, each: ask -> GET every ${POLL_MS} ms until COMPLETED -> next ask, ${THROUGHPUT_MS / 1000} s`);
+    // 3. Throughput: N clients, each in its own sessions, ask -> wait until COMPLETED -> next ask.
+    for (const waiting of ['poll', 'wait'] as const) {
+    section(
+      waiting === 'poll'
+        ? `asks per second: N clients, each: ask -> GET every ${POLL_MS} ms until COMPLETED -> next ask, ${THROUGHPUT_MS / 1000} s`
+        : `asks per second: N clients, each: ask -> GET ?wait=20 until COMPLETED -> next ask, ${THROUGHPUT_MS / 1000} s`,
+    );
     section(`  (each client starts a new session every ${TURNS_PER_SESSION} asks, inside the time; CPU = whole process)`);
     for (const concurrency of CONCURRENCIES) {
       const stopAt = performance.now() + THROUGHPUT_MS;
@@ -248,7 +264,7 @@ async function main(): Promise<void> {
       const cpuBefore = process.cpuUsage();
       const perClient = await Promise.all(
         clients.slice(0, concurrency).map(async (c, clientIndex) => {
-          const asker = new Asker(c);
+          const asker = new Asker(c, waiting);
           const results: AskResult[] = [];
           for (let index = 0; index < THROUGHPUT_MAX_ASKS_PER_CLIENT && performance.now() < stopAt; index++) {
             results.push(await asker.ask(`client ${clientIndex} question ${index}`));
@@ -264,6 +280,7 @@ async function main(): Promise<void> {
       row(`${label} completed asks/s`, fixed(results.length / (elapsed / 1000)));
       row(`${label} ask -> COMPLETED p50 / p99`, `${fixed(percentile(sorted, 50))} / ${fixed(percentile(sorted, 99))} ms`);
       row(`${label} GETs per ask / CPU per ask`, `${fixed(mean(results.map((result) => result.polls)))} / ${fixed(cpu / results.length)} ms`);
+    }
     }
 
     // 4. DynamoDB and SQS calls per ask: sequential asks, each waited for in process (the worker's
@@ -322,7 +339,8 @@ async function main(): Promise<void> {
     console.log('AI chat backend: local pipeline benchmark (stub model, zero latency)');
     console.log(`machine: ${availableParallelism()} cpus (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}, ${process.platform}/${process.arch}`);
     console.log(`load average before / after: ${loadBefore} / ${loads()}`);
-    console.log(`gateway, dynalite, local-aws-sqs, pollers and worker in this one process (stack up in ${fixed(stackMs, 0)} ms); ${WARMUP_ASKS} warm-up asks first`);
+    console.log(`gateway, API handlers, local-aws-sqs and these clients in the main thread, dynalite in a thread, pollers and worker in another`);
+    console.log(`(stack up in ${fixed(stackMs, 0)} ms); ${WARMUP_ASKS} warm-up asks first`);
     console.log('');
     printTable();
     console.log('');

@@ -80,7 +80,7 @@ try {
   const keys = makeKeys();
   process.env.CLERK_JWT_KEY = keys.publicKeyPem;
   delete process.env.CLERK_AUTHORIZED_PARTIES;
-  stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true });
+  stack = await startLocalStack({ root: PROJECT_ROOT, port: 0, inMemory: true, workerThread: true });
   const token = await mintToken(keys, { org: ORG, user: 'user_bench', expiresIn: 600 });
   const c = client(stack.url, token);
   const counts = stack.dynamo.requestCounts;

@@ -31,7 +31,15 @@ if (!Number.isFinite(tokenMs) || tokenMs < 0) {
   console.error(`LOCAL_MOCK_TOKEN_MS must be a number of milliseconds, not ${process.env.LOCAL_MOCK_TOKEN_MS}`);
   process.exit(2);
 }
-const stack = await startLocalStack({ root, port, inMemory, dataDirectory, mockModel: mockModel ? { tokenMs } : undefined, log: (line) => console.log(line) });
+const stack = await startLocalStack({
+  root,
+  port,
+  inMemory,
+  dataDirectory,
+  workerThread: true,
+  mockModel: mockModel ? { tokenMs } : undefined,
+  log: (line) => console.log(line),
+});
 
 if (stack.devKeysDirectory) {
   console.warn(

@@ -1,34 +1,93 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { createTableInput } from '../../shared/store/table.js';
-import { countRequests, localCredentials } from './aws.js';
+import { localCredentials } from './aws.js';
 
 export interface LocalDynamo {
   endpoint: string;
-  /** Requests served so far, by operation (e.g. `GetItem`): for the benchmark's calls-per-ask figures. */
-  requestCounts: Map<string, number>;
+  /** Requests served so far, by operation (e.g. `GetItem`), counted as they arrive: for the benchmark's calls-per-ask figures. */
+  requestCounts: ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
+/** The operations counted by name; any other is counted as `Other`. */
+const OPERATIONS = [
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'TransactGetItems',
+  'TransactWriteItems',
+  'CreateTable',
+  'DescribeTable',
+  'UpdateTable',
+  'DeleteTable',
+  'ListTables',
+  'UpdateTimeToLive',
+  'DescribeTimeToLive',
+] as const;
+
+type ThreadMessage = { type: 'listening'; port: number } | { type: 'error'; message: string } | { type: 'closed' };
+
 /**
- * Starts dynalite in this process and makes sure the table exists, from the same definition the
- * stack deploys. With `path` the data is kept on disk across restarts; without, in memory only.
+ * Starts dynalite in a thread of its own (bin/local/dynalite-thread.mjs) and makes sure the table
+ * exists, from the same definition the stack deploys. With `path` the data is kept on disk across
+ * restarts; without, in memory only.
  */
 export async function startLocalDynamo(options: { tableName: string; path?: string }): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: options.path });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+  const counts = new SharedArrayBuffer((OPERATIONS.length + 1) * Int32Array.BYTES_PER_ELEMENT);
+  const thread = new Worker(new URL('./dynalite-thread.mjs', import.meta.url), {
+    workerData: { path: options.path, operations: OPERATIONS, counts },
+    // Plain JavaScript: none of this process's loaders (tsx) or flags are needed there.
+    execArgv: [],
   });
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const requestCounts = countRequests(server);
-  await ensureTable(new DynamoDBClient({ endpoint, ...localCredentials }), options.tableName);
+  const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    thread.on('message', (message: ThreadMessage) => {
+      if (message.type === 'listening') resolve(message.port);
+      else if (message.type === 'error') reject(new Error(`dynalite: ${message.message}`));
+    });
+    thread.once('error', reject);
+    void exited.then(() => reject(new Error('dynalite: its thread ended before it listened')));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, ...localCredentials });
+  await ensureTable(client, options.tableName);
+  client.destroy();
   return {
     endpoint,
-    requestCounts,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    requestCounts: sharedCounts(new Int32Array(counts)),
+    close: async () => {
+      // dynalite closes its store once its server has closed; the thread is ended after that.
+      const closed = new Promise<void>((resolve) => thread.on('message', (message: ThreadMessage) => message.type === 'closed' && resolve()));
+      thread.postMessage({ type: 'close' });
+      await Promise.race([closed, exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      await thread.terminate();
+    },
   };
+}
+
+/** The thread's counts as a map of the operations seen so far, read live. */
+function sharedCounts(slots: Int32Array): ReadonlyMap<string, number> {
+  const names = [...OPERATIONS, 'Other'];
+  const entries = () => names.map((name, index) => [name, Atomics.load(slots, index)] as [string, number]).filter(([, count]) => count > 0);
+  const view: ReadonlyMap<string, number> = {
+    get: (name) => new Map(entries()).get(name),
+    has: (name) => new Map(entries()).has(name),
+    get size() {
+      return entries().length;
+    },
+    forEach: (callback, thisArg) => new Map(entries()).forEach((count, name, map) => callback.call(thisArg, count, name, map)),
+    entries: () => entries()[Symbol.iterator](),
+    keys: () => entries().map(([name]) => name)[Symbol.iterator](),
+    values: () => entries().map(([, count]) => count)[Symbol.iterator](),
+    [Symbol.iterator]: () => entries()[Symbol.iterator](),
+  };
+  return view;
 }
 
 /** Creates the table unless it is there already (a kept local store). */

@@ -1,11 +1,9 @@
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { QUEUE_SETTINGS, QUEUES, WORKER_TIMEOUT_SECONDS } from '../../shared/contract/queues.js';
+import { QUEUES } from '../../shared/contract/queues.js';
 import { ROUTES } from '../../shared/contract/routes.js';
 import { WORKERS } from '../../shared/contract/workers.js';
 import { VARIABLES } from '../../shared/platform/env.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDb, type Db } from '../../shared/store/client.js';
 import { localCredentials } from './aws.js';
 import { requeueWaitingWork } from './recovery.js';
@@ -15,8 +13,8 @@ import { seedOrgPolicies } from './org-policies.js';
 import { dynamoOrgPolicyRepository } from '../../shared/org-policy/repository.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway } from './gateway.js';
-import { SqsPoller, type SqsHandler } from './poller.js';
 import { startLocalSqs, type LocalSqs } from './sqs.js';
+import { inProcessWorkers, threadWorkers, type LocalWorkers } from './local-workers.js';
 import { startMockModel } from './mock-model.js';
 
 export interface LocalStackOptions {
@@ -32,6 +30,12 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   /** Start the queue pollers (default); tests that deliver jobs themselves turn them off. */
   workers?: boolean;
+  /**
+   * Run the pollers and worker handlers in a thread of their own (`npm start`, the benchmarks):
+   * their own module instances, as a Lambda function has, and the second core. Off by default, so
+   * that tests can reach into the workers' modules.
+   */
+  workerThread?: boolean;
   /**
    * The file that serves an entry of the route and worker tables: by default the TypeScript source
    * itself; a test points it at the bundles that would be deployed.
@@ -63,7 +67,8 @@ export const LOCAL_TABLE = 'ai-chat-local';
 
 /**
  * The whole API on this machine: dynalite, local-aws-sqs, a poller per worker and the local gateway,
- * all in this process, running the very handler modules the stack deploys. Configuration comes from
+ * running the very handler modules the stack deploys: dynalite in a thread of its own, the workers
+ * in this thread or (workerThread) in one of their own, the rest in this thread. Configuration comes from
  * the environment as in Lambda; this sets the variables the stack would (table, queues, endpoints).
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -98,7 +103,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   delete env.AWS_PROFILE;
 
-  const pollers = options.workers === false ? [] : workerPollers(sqs, { client: sqs.client, entryFile, log });
+  const workerSetup = { queues: sqs.queues, sqsEndpoint: sqs.endpoint, entries: Object.fromEntries(WORKERS.map((worker) => [worker.name, entryFile(worker.entry)])) };
+  const workers: LocalWorkers | undefined =
+    options.workers === false ? undefined : options.workerThread ? threadWorkers(workerSetup, log) : inProcessWorkers(workerSetup, log);
 
   // The organizations' budgets, retention and webhooks from their variables, where the API reads them.
   const db = createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE);
@@ -120,7 +127,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     pages: playground({ keys: devKeys }),
     log,
   });
-  for (const poller of pollers) poller.start();
+  await workers?.start();
 
   return {
     url: gateway.url,
@@ -133,7 +140,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     mockModelUrl: mock?.url,
     close: async () => {
       await gateway.close();
-      await Promise.all(pollers.map((poller) => poller.stop()));
+      await workers?.stop();
       await sqs.close();
       await dynamo.close();
       if (mock) {
@@ -142,30 +149,4 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }
     },
   };
-}
-
-/**
- * One poller per worker of `shared/contract/workers.ts`, as the stack's event source mappings: the
- * worker's queue (or dead-letter queue), batch size, concurrency and timeout. `client` is the SQS
- * client they poll and delete with (a test puts a fault proxy in its way).
- */
-export function workerPollers(
-  sqs: LocalSqs,
-  options: { client: SQSClient; entryFile: (entry: string) => string; log?: (line: string) => void },
-): SqsPoller[] {
-  return WORKERS.map((worker) => {
-    const queue = sqs.queues[worker.queue];
-    return new SqsPoller({
-      client: options.client,
-      queueUrl: worker.deadLetter ? queue.deadLetterUrl : queue.url,
-      queueArn: worker.deadLetter ? queue.deadLetterArn : queue.arn,
-      fifo: queue.definition.fifo,
-      functionName: worker.name,
-      batchSize: QUEUE_SETTINGS.batchSize,
-      maxConcurrency: worker.maxConcurrency,
-      timeoutSeconds: worker.timeoutSeconds ?? WORKER_TIMEOUT_SECONDS,
-      loadHandler: async () => (await import(pathToFileURL(options.entryFile(worker.entry)).href)).handler as SqsHandler,
-      log: options.log,
-    });
-  });
 }

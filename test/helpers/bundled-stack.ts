@@ -14,6 +14,7 @@ const stack = await startLocalStack({
   root: PROJECT_ROOT,
   port: 0,
   inMemory: true,
+  workerThread: true,
   entryFile: (entry) => join(bundleDir, bundleName(entry), 'index.mjs'),
   log: (line) => console.log(line),
 });

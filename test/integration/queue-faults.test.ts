@@ -8,7 +8,7 @@ import { WORKERS } from '../../shared/contract/workers.js';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { localCredentials } from '../../bin/local/aws.js';
-import { workerPollers } from '../../bin/local/local-stack.js';
+import { workerPollers } from '../../bin/local/local-workers.js';
 import type { SqsPoller } from '../../bin/local/poller.js';
 import { startStubOpenAI, type StubOpenAI } from '../../bin/local/stub-openai.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   // The SQS client sends each call to its queue URL's host: the handlers' queue URLs name the proxy.
   for (const variable of ['ASK_QUEUE_URL', 'CTX_QUEUE_URL']) process.env[variable] = process.env[variable]!.replace(api.stack.sqsEndpoint, proxy.url);
   process.env.AWS_ENDPOINT_URL_SQS = proxy.url;
-  pollers = workerPollers(api.stack.sqs, {
+  pollers = workerPollers(api.stack.sqs.queues, {
     client: new SQSClient({ endpoint: proxy.url, ...localCredentials }),
     entryFile: (entry) => join(PROJECT_ROOT, entry),
     log: (line) => pollerLog.push(line),
