@@ -113,8 +113,10 @@ export type AskService = ReturnType<typeof askService>;
  */
 export function messageService({ messages, sessions, access, readLimit, publish }: MessageServiceDeps) {
   /** Fails a waiting answer read past the deadline; shows one being generated with its text so far. */
-  const view = async (item: MessageItem): Promise<Message> => {
-    const current = await failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields));
+  const failedIfOverdue = (item: MessageItem) =>
+    failIfOverdue(item, ANSWER, env.jobDeadlineMinutes(), (fields) => messages.failUnfinished(item, fields));
+  /** The message as a reader sees it: one being answered shows its text so far (two more reads). */
+  const view = async (current: MessageItem): Promise<Message> => {
     if (current.status !== ANSWER.lifecycle.processing) return toMessage(current);
     const textSoFar = await messages.textSoFar(current.pk.split('#')[1]!, current.session_id, current.message_id);
     return toMessage({ ...current, content: textSoFar ?? '' });
@@ -155,15 +157,16 @@ export function messageService({ messages, sessions, access, readLimit, publish 
       if (!item) throw notFound('Message');
       await access.authorizeItem(principal, sessionId, item, 'Message');
       let first = true;
-      // With `wait`: read again until it has finished; one deleted, past its time or erased meanwhile is not found.
-      const read = async (): Promise<Message> => {
-        if (first) return (first = false), view(item);
+      // With `wait`: read the item again until it has finished (one deleted, past its time or erased
+      // meanwhile is not found); only the one answered is given its text so far.
+      const read = async (): Promise<MessageItem> => {
+        if (first) return (first = false), failedIfOverdue(item);
         const again = await messages.get(principal.orgId, sessionId, messageId);
         if (!again) throw notFound('Message');
         await access.authorizeItem(principal, sessionId, again, 'Message');
-        return view(again);
+        return failedIfOverdue(again);
       };
-      return readUntilFinished(read, (message) => isFinished(message.status, ANSWER.lifecycle), waitSeconds);
+      return view(await readUntilFinished(read, (current) => isFinished(current.status, ANSWER.lifecycle), waitSeconds));
     },
 
     /**

@@ -117,16 +117,17 @@ export function taskService({ tasks, access, publish }: TaskServiceDeps) {
 
     /** One task of a session the caller may read (one GetItem: the owner is on the task); failed when read past the deadline. */
     async get(principal: Principal, sessionId: string, taskId: string, waitSeconds?: number): Promise<Task> {
-      const read = async (): Promise<Task> => {
+      // With `wait`: the item is read again until it has finished; only the one answered is given its result so far.
+      const read = async (): Promise<TaskItem> => {
         const item = await tasks.get(principal.orgId, sessionId, taskId);
         if (!item) throw notFound('Context task');
         await access.authorizeItem(principal, sessionId, item, 'Context task');
-        const current = await failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
-        if (current.status !== TASK.lifecycle.processing) return toTask(current);
-        // Being answered: its result so far.
-        return { ...toTask(current), result: (await tasks.textSoFar(principal.orgId, sessionId, taskId)) ?? null };
+        return failIfOverdue(item, TASK, env.jobDeadlineMinutes(), (fields) => tasks.failUnfinished(item, fields));
       };
-      return readUntilFinished(read, (task) => isFinished(task.status, TASK.lifecycle), waitSeconds);
+      const current = await readUntilFinished(read, (task) => isFinished(task.status, TASK.lifecycle), waitSeconds);
+      if (current.status !== TASK.lifecycle.processing) return toTask(current);
+      // Being answered: its result so far.
+      return { ...toTask(current), result: (await tasks.textSoFar(principal.orgId, sessionId, taskId)) ?? null };
     },
   };
 }

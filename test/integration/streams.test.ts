@@ -178,3 +178,23 @@ it('stops reading the store once the client has left the stream', async () => {
   expect((await c.get(`/openai/sessions/${sessionId}/messages/${messageId}`)).body.status).toBe('PROCESSING');
   await c.post(`/openai/sessions/${sessionId}/messages/${messageId}/cancel`, undefined);
 }, 30_000);
+
+it('reads only the item while a GET waits on an answer being written, and answers with its text so far', async () => {
+  stub.tokenGap(250);
+  const { sessionId, messageId } = await newAsk('A long wait');
+  const path = `/openai/sessions/${sessionId}/messages/${messageId}`;
+  const reads = () => (api.stack.dynamo.requestCounts.get('GetItem') ?? 0) + (api.stack.dynamo.requestCounts.get('Query') ?? 0);
+  for (let tries = 0; (await c.get(path)).body.content === ''; tries++) {
+    expect(tries).toBeLessThan(200);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const before = reads();
+  const waited = await c.get(`${path}?wait=2`);
+  const used = reads() - before;
+  expect(waited.body).toMatchObject({ status: 'PROCESSING', content: expect.stringMatching(/^t0 t1/) });
+  // About 13 looks in 2 s (after 20, 40, 80, 160 ms, then every 250 ms), one GetItem each, and
+  // the text so far once (two reads); reading the text at every look would take three times that.
+  expect(used).toBeGreaterThanOrEqual(10);
+  expect(used).toBeLessThanOrEqual(18);
+  await c.post(`${path}/cancel`, undefined);
+}, 30_000);
