@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
-import { startLocalStack } from './local-stack.js';
+import { startLocalStack, type LocalStack } from './local-stack.js';
 
 const root = PROJECT_ROOT;
 const { values } = parseArgs({
@@ -31,6 +31,7 @@ if (!Number.isFinite(tokenMs) || tokenMs < 0) {
   console.error(`LOCAL_MOCK_TOKEN_MS must be a number of milliseconds, not ${process.env.LOCAL_MOCK_TOKEN_MS}`);
   process.exit(2);
 }
+let started: LocalStack | undefined;
 const stack = await startLocalStack({
   root,
   port,
@@ -39,7 +40,13 @@ const stack = await startLocalStack({
   workerThread: true,
   mockModel: mockModel ? { tokenMs } : undefined,
   log: (line) => console.log(line),
+  // A server that no longer answers asks (its workers' thread ended) must not look as if it did.
+  onLost: (reason) => {
+    console.error(`${reason}: stopping`);
+    void (started?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+  },
 });
+started = stack;
 
 if (stack.devKeysDirectory) {
   console.warn(

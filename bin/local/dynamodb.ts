@@ -38,37 +38,59 @@ type ThreadMessage = { type: 'listening'; port: number } | { type: 'error'; mess
  * exists, from the same definition the stack deploys. With `path` the data is kept on disk across
  * restarts; without, in memory only.
  */
-export async function startLocalDynamo(options: { tableName: string; path?: string }): Promise<LocalDynamo> {
+export async function startLocalDynamo(options: {
+  tableName: string;
+  path?: string;
+  /** Called if the thread ends while the store runs (not when it is closed), with the reason. */
+  onLost?: (reason: string) => void;
+}): Promise<LocalDynamo> {
   const counts = new SharedArrayBuffer((OPERATIONS.length + 1) * Int32Array.BYTES_PER_ELEMENT);
   const thread = new Worker(new URL('./dynalite-thread.mjs', import.meta.url), {
     workerData: { path: options.path, operations: OPERATIONS, counts },
     // Plain JavaScript: none of this process's loaders (tsx) or flags are needed there.
     execArgv: [],
   });
-  const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    thread.on('message', (message: ThreadMessage) => {
-      if (message.type === 'listening') resolve(message.port);
-      else if (message.type === 'error') reject(new Error(`dynalite: ${message.message}`));
-    });
-    thread.once('error', reject);
-    void exited.then(() => reject(new Error('dynalite: its thread ended before it listened')));
+  let running = false;
+  let failure: Error | undefined;
+  thread.on('error', (error) => (failure = error));
+  const exited = new Promise<number>((resolve) => thread.once('exit', resolve));
+  void exited.then((code) => {
+    if (running) options.onLost?.(`the store's thread ended (exit code ${code}${failure ? `: ${failure.message}` : ''})`);
   });
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, ...localCredentials });
-  await ensureTable(client, options.tableName);
-  client.destroy();
-  return {
-    endpoint,
-    requestCounts: sharedCounts(new Int32Array(counts)),
-    close: async () => {
-      // dynalite closes its store once its server has closed; the thread is ended after that.
-      const closed = new Promise<void>((resolve) => thread.on('message', (message: ThreadMessage) => message.type === 'closed' && resolve()));
-      thread.postMessage({ type: 'close' });
-      await Promise.race([closed, exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-      await thread.terminate();
-    },
-  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      thread.on('message', (message: ThreadMessage) => {
+        if (message.type === 'listening') resolve(message.port);
+        else if (message.type === 'error') reject(new Error(`dynalite: ${message.message}`));
+      });
+      thread.once('error', reject);
+      void exited.then(() => reject(new Error('dynalite: its thread ended before it listened')));
+    });
+    const endpoint = `http://127.0.0.1:${port}`;
+    const client = new DynamoDBClient({ endpoint, ...localCredentials });
+    try {
+      await ensureTable(client, options.tableName);
+    } finally {
+      client.destroy();
+    }
+    running = true;
+    return {
+      endpoint,
+      requestCounts: sharedCounts(new Int32Array(counts)),
+      close: async () => {
+        running = false;
+        // dynalite closes its store once its server has closed; the thread is ended after that.
+        const closed = new Promise<void>((resolve) => thread.on('message', (message: ThreadMessage) => message.type === 'closed' && resolve()));
+        thread.postMessage({ type: 'close' });
+        await Promise.race([closed, exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+        await thread.terminate();
+      },
+    };
+  } catch (error) {
+    // Nothing is left running when the start fails (a store that cannot be opened, a table not made).
+    await thread.terminate();
+    throw error;
+  }
 }
 
 /** The thread's counts as a map of the operations seen so far, read live. */

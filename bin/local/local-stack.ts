@@ -44,6 +44,11 @@ export interface LocalStackOptions {
   /** Answer organizations without a key of their own with the mock model (bin/local/mock-model.ts). */
   mockModel?: { tokenMs?: number };
   log?: (line: string) => void;
+  /**
+   * Called when a part running in a thread of its own (the store, the workers) ends while the stack
+   * runs, with the reason: the stack no longer works whole (`npm start` stops). Default: the log.
+   */
+  onLost?: (reason: string) => void;
 }
 
 export interface LocalStack {
@@ -81,72 +86,93 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env[VARIABLES.clerkJwtKey] = devKeys.publicKeyPem;
   }
 
-  const dynamo = await startLocalDynamo({
-    tableName: LOCAL_TABLE,
-    path: options.inMemory ? undefined : (options.dataDirectory ?? join(options.root, '.local', 'dynamodb')),
-  });
-  const sqs = await startLocalSqs({ stage: LOCAL_STAGE, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
-  const mock = options.mockModel ? await startMockModel(options.mockModel) : undefined;
-  if (mock) env[VARIABLES.mockModelUrl] = mock.url;
-
-  Object.assign(env, {
-    AWS_REGION: localCredentials.region,
-    AWS_ACCESS_KEY_ID: localCredentials.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: localCredentials.credentials.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    [VARIABLES.tableName]: LOCAL_TABLE,
-    [VARIABLES.stage]: LOCAL_STAGE,
-    // Webhooks on this machine (http://127.0.0.1) are called; in AWS only public https ones.
-    [VARIABLES.webhookAllowLoopback]: '1',
-    ...Object.fromEntries(Object.values(QUEUES).map((queue) => [VARIABLES[queue.urlVariable], sqs.queues[queue.id].url])),
-  });
-  delete env.AWS_PROFILE;
-
-  const workerSetup = { queues: sqs.queues, sqsEndpoint: sqs.endpoint, entries: Object.fromEntries(WORKERS.map((worker) => [worker.name, entryFile(worker.entry)])) };
-  const workers: LocalWorkers | undefined =
-    options.workers === false ? undefined : options.workerThread ? threadWorkers(workerSetup, log) : inProcessWorkers(workerSetup, log);
-
-  // The organizations' budgets, retention and webhooks from their variables, where the API reads them.
-  const db = createDb(new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials }), LOCAL_TABLE);
-  const seeded = await seedOrgPolicies(dynamoOrgPolicyRepository(db), env);
-  if (seeded.length) log(`organization policies from the environment: ${seeded.join(', ')}`);
-
-  // Before anything can claim: every claim in the table is then a dead worker's.
-  if (!options.inMemory) {
-    const requeued = await requeueWaitingWork(db);
-    if (requeued) log(`put ${requeued} waiting job${requeued === 1 ? '' : 's'} back on the local queues (their jobs were lost when the last run stopped)`);
+  const onLost = options.onLost ?? ((reason: string) => log(`${reason}: the local stack no longer works whole`));
+  // What has started, closed in reverse order: on close, and when a later part fails to start, so
+  // that a failed start leaves nothing running (no server, no thread, no open port).
+  const started: Array<() => Promise<void>> = [];
+  const closeStarted = async () => {
+    for (const close of started.splice(0).reverse()) await close();
+  };
+  try {
+    return await startParts();
+  } catch (error) {
+    await closeStarted().catch(() => undefined);
+    throw error;
   }
 
-  const gateway = await startGateway({
-    routes: ROUTES,
-    entryFile,
-    port: options.port,
-    corsOrigins: (env[VARIABLES.corsOrigins] ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
-    // The playground at /: tokens from the development key pair while the server signs with it.
-    pages: playground({ keys: devKeys }),
-    log,
-  });
-  await workers?.start();
-
-  return {
-    url: gateway.url,
-    devKeysDirectory: devKeys?.directory,
-    dynamoEndpoint: dynamo.endpoint,
-    sqsEndpoint: sqs.endpoint,
-    sqs,
-    dynamo,
-    db,
-    mockModelUrl: mock?.url,
-    close: async () => {
-      await gateway.close();
-      await workers?.stop();
-      await sqs.close();
-      await dynamo.close();
-      if (mock) {
+  async function startParts(): Promise<LocalStack> {
+    const dynamo = await startLocalDynamo({
+      tableName: LOCAL_TABLE,
+      path: options.inMemory ? undefined : (options.dataDirectory ?? join(options.root, '.local', 'dynamodb')),
+      onLost,
+    });
+    started.push(() => dynamo.close());
+    const sqs = await startLocalSqs({ stage: LOCAL_STAGE, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+    started.push(() => sqs.close());
+    const mock = options.mockModel ? await startMockModel(options.mockModel) : undefined;
+    if (mock) {
+      env[VARIABLES.mockModelUrl] = mock.url;
+      started.push(async () => {
         await mock.close();
         delete env[VARIABLES.mockModelUrl];
-      }
-    },
-  };
+      });
+    }
+
+    Object.assign(env, {
+      AWS_REGION: localCredentials.region,
+      AWS_ACCESS_KEY_ID: localCredentials.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: localCredentials.credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      [VARIABLES.tableName]: LOCAL_TABLE,
+      [VARIABLES.stage]: LOCAL_STAGE,
+      // Webhooks on this machine (http://127.0.0.1) are called; in AWS only public https ones.
+      [VARIABLES.webhookAllowLoopback]: '1',
+      ...Object.fromEntries(Object.values(QUEUES).map((queue) => [VARIABLES[queue.urlVariable], sqs.queues[queue.id].url])),
+    });
+    delete env.AWS_PROFILE;
+
+    const workerSetup = { queues: sqs.queues, sqsEndpoint: sqs.endpoint, entries: Object.fromEntries(WORKERS.map((worker) => [worker.name, entryFile(worker.entry)])) };
+    const workers: LocalWorkers | undefined =
+      options.workers === false ? undefined : options.workerThread ? threadWorkers(workerSetup, log, onLost) : inProcessWorkers(workerSetup, log);
+
+    // The organizations' budgets, retention and webhooks from their variables, where the API reads them.
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamo.endpoint, ...localCredentials });
+    started.push(async () => dynamoClient.destroy());
+    const db = createDb(dynamoClient, LOCAL_TABLE);
+    const seeded = await seedOrgPolicies(dynamoOrgPolicyRepository(db), env);
+    if (seeded.length) log(`organization policies from the environment: ${seeded.join(', ')}`);
+
+    // Before anything can claim: every claim in the table is then a dead worker's.
+    if (!options.inMemory) {
+      const requeued = await requeueWaitingWork(db);
+      if (requeued) log(`put ${requeued} waiting job${requeued === 1 ? '' : 's'} back on the local queues (their jobs were lost when the last run stopped)`);
+    }
+
+    const gateway = await startGateway({
+      routes: ROUTES,
+      entryFile,
+      port: options.port,
+      corsOrigins: (env[VARIABLES.corsOrigins] ?? '*').split(',').map((origin) => origin.trim()).filter(Boolean),
+      // The playground at /: tokens from the development key pair while the server signs with it.
+      pages: playground({ keys: devKeys }),
+      log,
+    });
+    // Closers run in reverse: the gateway stops taking requests before the workers stop.
+    if (workers) started.push(() => workers.stop());
+    started.push(() => gateway.close());
+    await workers?.start();
+
+    return {
+      url: gateway.url,
+      devKeysDirectory: devKeys?.directory,
+      dynamoEndpoint: dynamo.endpoint,
+      sqsEndpoint: sqs.endpoint,
+      sqs,
+      dynamo,
+      db,
+      mockModelUrl: mock?.url,
+      close: closeStarted,
+    };
+  }
 }

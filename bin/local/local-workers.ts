@@ -71,12 +71,14 @@ export type FromWorkerThread = { type: 'started' } | { type: 'stopped' } | { typ
  * and the machine's second core. They get this thread's environment as it is when they start, as
  * a function gets its configuration when it is deployed. TypeScript entries load through tsx.
  */
-export function threadWorkers(setup: WorkerSetup, log?: (line: string) => void): LocalWorkers {
+export function threadWorkers(setup: WorkerSetup, log?: (line: string) => void, onLost?: (reason: string) => void): LocalWorkers {
   // A thread inherits this process's flags, tsx's loader among them when it runs under tsx; under
   // jest (no tsx) the TypeScript worker entries and this module's own thread file need it added.
   const execArgv = process.execArgv.some((arg) => arg.includes('tsx')) ? undefined : ['--import', 'tsx'];
   let worker: Worker | undefined;
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<number> | undefined;
+  let running = false;
+  let failure: Error | undefined;
   return {
     start: () =>
       new Promise<void>((resolve, reject) => {
@@ -86,22 +88,27 @@ export function threadWorkers(setup: WorkerSetup, log?: (line: string) => void):
           env: { ...process.env },
           execArgv,
         });
-        stopped = new Promise((done) => worker!.once('exit', () => done()));
-        // A thread that ends before it started its pollers (it failed to load) fails the start.
-        void stopped.then(() => reject(new Error('the workers’ thread ended before it started')));
+        stopped = new Promise((done) => worker!.once('exit', done));
+        void stopped.then((code) => {
+          // A thread that ends before it started its pollers (it failed to load) fails the start;
+          // one that ends after takes the workers with it, as a crashed process would: reported.
+          if (!running) return reject(failure ?? new Error('the workers’ thread ended before it started'));
+          running = false;
+          const reason = `the workers' thread ended (exit code ${code}${failure ? `: ${failure.stack ?? failure.message}` : ''})`;
+          if (onLost) onLost(reason);
+          else log?.(reason);
+        });
         worker.on('message', (message: FromWorkerThread) => {
-          if (message.type === 'started') resolve();
-          else if (message.type === 'log') log?.(message.line);
+          if (message.type === 'started') {
+            running = true;
+            resolve();
+          } else if (message.type === 'log') log?.(message.line);
         });
-        // After the start, a thread that fails takes the workers with it, as a crashed process
-        // would: said in the log, where `npm start` shows it.
-        worker.on('error', (error) => {
-          log?.(`the workers' thread failed: ${error.stack ?? error.message}`);
-          reject(error);
-        });
+        worker.on('error', (error) => (failure = error));
       }),
     stop: async () => {
       if (!worker) return;
+      running = false;
       worker.postMessage({ type: 'stop' } satisfies ToWorkerThread);
       // Batches in flight are waited for, as in the thread; a thread that does not end by itself (a
       // socket kept alive) is ended once its pollers have stopped.
