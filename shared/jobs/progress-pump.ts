@@ -2,7 +2,7 @@
  * Progress writes per answer: the first as soon as text comes (a reader sees the answer start at
  * once), then at most one every this many milliseconds. Each costs two write units, so a
  * 10-second streamed answer costs about 22 (bench/cost.ts): these writes are most of an ask's
- * DynamoDB bill, and one every 500 ms made an ask cost $0.038 per thousand instead of $0.027. A
+ * DynamoDB bill, and one every 500 ms made 1,000 busy asks cost $0.038 instead of $0.026. A
  * stream reads twice a second, so text reaches it within about 1.5 s of the model writing it.
  */
 export const PROGRESS_INTERVAL_MS = 1000;

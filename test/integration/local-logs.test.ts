@@ -1,8 +1,9 @@
 /**
- * `npm start` runs every function in one process, as Lambda Managed Instances run concurrent
- * invocations of one function: each invocation's log lines must carry its own function name and
- * request id, even while another function's invocation runs and logs at the same time. And no line
- * holds message content, whatever path the content took.
+ * `npm start` runs many functions in one thread (the API's in the main thread, the workers in
+ * another), as Lambda Managed Instances run concurrent invocations of one function: each
+ * invocation's log lines must carry its own function name and request id, even while another
+ * function's invocation runs and logs at the same time. And no line holds message content,
+ * whatever path the content took.
  */
 import { client, settledMessage } from '../helpers/local-api.js';
 import { npmStart, type NpmStart } from '../helpers/npm-start.js';

@@ -121,7 +121,7 @@ describe('npm start -- --mock-model, as the README’s first section', () => {
       const asked = await stranger.post(`/openai/sessions/${sessionId}/ask`, { message: 'Hello there [gap:50]' });
       const stream = await fetch(`${url}/openai/sessions/${sessionId}/messages/${asked.body.message_id}/stream`, { headers: { authorization: `Bearer ${token}` } });
       const text = await stream.text();
-      // Progress is written every 500 ms: a 3 s answer arrives in several deltas.
+      // Progress is written at once, then every second: a 3 s answer arrives in several deltas.
       expect(text.match(/^event: delta$/gm)!.length).toBeGreaterThan(2);
       expect(text).toMatch(/^event: done$/m);
       expect((await stranger.get(`/openai/sessions/${sessionId}/messages/${asked.body.message_id}`)).body).toMatchObject({ status: 'COMPLETED', model: 'mock', content: expect.stringMatching(/^You said: "Hello there"/) });
