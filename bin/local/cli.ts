@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../shared/contract/project.js';
-import { startLocalStack, type LocalStack } from './local-stack.js';
+import { startLocalStack } from './local-stack.js';
 
 const root = PROJECT_ROOT;
 const { values } = parseArgs({
@@ -31,8 +31,15 @@ if (!Number.isFinite(tokenMs) || tokenMs < 0) {
   console.error(`LOCAL_MOCK_TOKEN_MS must be a number of milliseconds, not ${process.env.LOCAL_MOCK_TOKEN_MS}`);
   process.exit(2);
 }
-let started: LocalStack | undefined;
-const stack = await startLocalStack({
+let stopping: Promise<never> | undefined;
+/** Closes the stack once, however many reasons to stop come (a signal, a lost thread), then exits. */
+const stop = (why: string, code: number): Promise<never> =>
+  (stopping ??= (async () => {
+    (code ? console.error : console.log)(`${why}: stopping`);
+    await (await starting).close().catch((error: unknown) => console.error(error));
+    process.exit(code);
+  })());
+const starting = startLocalStack({
   root,
   port,
   inMemory,
@@ -41,12 +48,9 @@ const stack = await startLocalStack({
   mockModel: mockModel ? { tokenMs } : undefined,
   log: (line) => console.log(line),
   // A server that no longer answers asks (its workers' thread ended) must not look as if it did.
-  onLost: (reason) => {
-    console.error(`${reason}: stopping`);
-    void (started?.close() ?? Promise.resolve()).finally(() => process.exit(1));
-  },
+  onLost: (reason) => void stop(reason, 1),
 });
-started = stack;
+const stack = await starting;
 
 if (stack.devKeysDirectory) {
   console.warn(
@@ -67,13 +71,7 @@ console.log(
     : 'No mock model: only organizations with a key answer (npm start -- --mock-model answers the others)',
 );
 
-let stopping = false;
-const stop = async (signal: string): Promise<void> => {
-  if (stopping) process.exit(1);
-  stopping = true;
-  console.log(`${signal}: stopping`);
-  await stack.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+// A second signal while stopping ends the process at once.
+const onSignal = (signal: string) => (stopping ? process.exit(1) : void stop(signal, 0));
+process.on('SIGINT', () => onSignal('SIGINT'));
+process.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -86,17 +86,36 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env[VARIABLES.clerkJwtKey] = devKeys.publicKeyPem;
   }
 
-  const onLost = options.onLost ?? ((reason: string) => log(`${reason}: the local stack no longer works whole`));
-  // What has started, closed in reverse order: on close, and when a later part fails to start, so
-  // that a failed start leaves nothing running (no server, no thread, no open port).
-  const started: Array<() => Promise<void>> = [];
-  const closeStarted = async () => {
-    for (const close of started.splice(0).reverse()) await close();
+  // A loss is reported only while the stack is up: during a start the start fails instead, and
+  // during a close a thread ending is the close itself.
+  let up = false;
+  const onLost = (reason: string) => {
+    if (!up) return;
+    up = false;
+    try {
+      (options.onLost ?? ((lost: string) => log(`${lost}: the local stack no longer works whole`)))(reason);
+    } catch (error) {
+      log(`onLost failed: ${(error as Error).stack ?? String(error)}`);
+    }
   };
+  // What has started, closed in reverse order: on close, and when a later part fails to start, so
+  // that a failed start leaves nothing running (no server, no thread, no open port). Every closer
+  // runs even if one fails; a second close waits for the first.
+  const started: Array<() => Promise<void>> = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      up = false;
+      const failures: unknown[] = [];
+      for (const closer of started.splice(0).reverse()) await closer().catch((error: unknown) => failures.push(error));
+      if (failures.length) throw failures.length === 1 ? failures[0] : new AggregateError(failures, 'parts of the local stack failed to close');
+    })());
   try {
-    return await startParts();
+    const stack = await startParts();
+    up = true;
+    return stack;
   } catch (error) {
-    await closeStarted().catch(() => undefined);
+    await close().catch((closeError: unknown) => log(`closing after a failed start: ${(closeError as Error).stack ?? String(closeError)}`));
     throw error;
   }
 
@@ -172,7 +191,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamo,
       db,
       mockModelUrl: mock?.url,
-      close: closeStarted,
+      close,
     };
   }
 }

@@ -68,3 +68,14 @@ it('reports its workers’ thread ending while it runs, with the reason', async 
   // Closed on purpose: not a loss.
   expect(lost).toHaveLength(1);
 }, 30_000);
+
+it('closes once: a second close (a signal while it stops) waits for the first to finish', async () => {
+  const api = await startTestApi({ workerThread: true });
+  let firstClosed = false;
+  const first = api.close().then(() => {
+    firstClosed = true;
+  });
+  await api.close();
+  expect(firstClosed).toBe(true);
+  await first;
+}, 30_000);
