@@ -31,11 +31,13 @@ export async function sendToQueue(queue: QueueId, body: string, options: { delay
 /**
  * The job queues on SQS. Asks go to the FIFO queue with one message group per session (turns in
  * order) and the assistant message id as deduplication id (a retried send is not a second job).
+ * Tasks go to the standard queue with one message group per organization: SQS fair queues then
+ * deliver another organization's tasks first while one has a backlog (no order is implied).
  */
 export const sqsJobQueue: JobQueue = {
   async enqueue(job) {
-    const fifo = job.kind === 'ask' ? { MessageGroupId: job.session_id, MessageDeduplicationId: job.message_id } : {};
-    await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...fifo }));
+    const group = job.kind === 'ask' ? { MessageGroupId: job.session_id, MessageDeduplicationId: job.message_id } : { MessageGroupId: job.org_id };
+    await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...group }));
   },
 };
 
@@ -50,7 +52,7 @@ export async function requeueJob(job: Job, previousMessageId: string, delaySecon
   const placement =
     job.kind === 'ask'
       ? { MessageGroupId: job.session_id, MessageDeduplicationId: `${job.message_id}:${previousMessageId}`.slice(0, 128) }
-      : { DelaySeconds: Math.min(900, Math.max(0, Math.round(delaySeconds))) };
+      : { MessageGroupId: job.org_id, DelaySeconds: Math.min(900, Math.max(0, Math.round(delaySeconds))) };
   await sqs().send(new SendMessageCommand({ QueueUrl: queueUrlOf(job.kind), MessageBody: JSON.stringify(job), ...placement }));
 }
 

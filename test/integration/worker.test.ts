@@ -562,6 +562,21 @@ describe('a batch of several sessions', () => {
 });
 
 describe('ctx worker', () => {
+  it('sends tasks in their organization’s message group (an SQS fair queue), and puts one it had no time to try back in it', async () => {
+    const c = await as();
+    const sessionId = await newSession(c);
+    const ctxId = await startTask(c, sessionId, 'Too late for a task');
+    const { record } = await inbox.job(ctxQueue(), ctxId);
+    // One group per tenant: in AWS, a flood of one organization's tasks does not delay another's.
+    expect(record.attributes.MessageGroupId).toBe(ORG);
+    expect(failures(await ctxWorker({ Records: [record] }, lambdaContext('CtxWorker', 12)))).toEqual([]);
+    expect(stub.requests).toHaveLength(0);
+    const again = await inbox.take(ctxQueue(), (candidate) => candidate.MessageId !== record.messageId && JSON.parse(candidate.Body!).ctx_id === ctxId);
+    expect(again.record.attributes).toMatchObject({ ApproximateReceiveCount: '1', MessageGroupId: ORG });
+    expect(failures(await handleTask(again.record))).toEqual([]);
+    expect(await task(c, sessionId, ctxId)).toMatchObject({ status: 'done' });
+  }, 30_000);
+
   it('answers a task (plain and JSON results) once, even when delivered twice', async () => {
     const c = await as();
     const sessionId = await newSession(c);
