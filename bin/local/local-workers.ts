@@ -70,8 +70,9 @@ export type FromWorkerThread = { type: 'started' } | { type: 'stopped' } | { typ
  * sandbox of its own: their own module instances (clients, caches) apart from the API handlers',
  * and the machine's second core. They get this thread's environment as it is when they start, as
  * a function gets its configuration when it is deployed. TypeScript entries load through tsx.
+ * `onLost` hears of a thread that ends after it started (a crash), with the reason.
  */
-export function threadWorkers(setup: WorkerSetup, log?: (line: string) => void, onLost?: (reason: string) => void): LocalWorkers {
+export function threadWorkers(setup: WorkerSetup, log: (line: string) => void, onLost: (reason: string) => void): LocalWorkers {
   // A thread inherits this process's flags, tsx's loader among them when it runs under tsx; under
   // jest (no tsx) the TypeScript worker entries and this module's own thread file need it added.
   const execArgv = process.execArgv.some((arg) => arg.includes('tsx')) ? undefined : ['--import', 'tsx'];
@@ -94,15 +95,13 @@ export function threadWorkers(setup: WorkerSetup, log?: (line: string) => void, 
           // one that ends after takes the workers with it, as a crashed process would: reported.
           if (!running) return reject(failure ?? new Error('the workers’ thread ended before it started'));
           running = false;
-          const reason = `the workers' thread ended (exit code ${code}${failure ? `: ${failure.stack ?? failure.message}` : ''})`;
-          if (onLost) onLost(reason);
-          else log?.(reason);
+          onLost(`the workers' thread ended (exit code ${code}${failure ? `: ${failure.stack ?? failure.message}` : ''})`);
         });
         worker.on('message', (message: FromWorkerThread) => {
           if (message.type === 'started') {
             running = true;
             resolve();
-          } else if (message.type === 'log') log?.(message.line);
+          } else if (message.type === 'log') log(message.line);
         });
         worker.on('error', (error) => (failure = error));
       }),
